@@ -1,0 +1,214 @@
+// recall/key.hpp: 128-bit cache keys computed from function arguments.
+//
+// A key is XXH3-128 over the function's identity, its version and every
+// argument, each argument preceded by a fingerprint of its type. Arguments are
+// hashed exactly as cereal would serialize them (strings and containers are
+// length-prefixed), streamed into the hash rather than serialized into a
+// buffer first. So any type cereal can serialize is a valid argument, and
+//   f("ab", "c") != f("a", "bc"),  f(1) != f(1u),  g(1) != f(1).
+//
+// A type may hash itself instead: define, in its namespace,
+//   void recall_hash(recall::key_builder& b, const my_type& v) { b.add(v.id); }
+// and an argument can be left out of the key by taking it as
+// `recall::unhashed<T>` (a database handle, a logger).
+//
+// Thread safety: keys are values; make_key is reentrant.
+//
+//   recall::key k = recall::make_key("load_sales", "v2", std::string("EU"), 42);
+#pragma once
+
+#include <cereal/cereal.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/chrono.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/unordered_map.hpp>
+#include <cereal/types/unordered_set.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/variant.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "recall/detail/type_name.hpp"
+#include "recall/detail/xxhash.hpp"
+
+namespace recall {
+
+struct key {
+  std::uint64_t low = 0;
+  std::uint64_t high = 0;
+
+  friend bool operator==(const key&, const key&) = default;
+  template <class H>
+  friend H AbslHashValue(H state, const key& k) {
+    return H::combine(std::move(state), k.low, k.high);
+  }
+  // 32 lowercase hex digits, high half first: for logs and external stores.
+  std::string to_hex() const;
+};
+
+// Marks an argument that must not be part of the key, like Streamlit's
+// leading-underscore parameters. Callers pass `recall::unhashed{conn}`.
+template <class T>
+struct unhashed {
+  T value;
+
+  T& get() noexcept { return value; }
+  const T& get() const noexcept { return value; }
+  T* operator->() noexcept { return &value; }
+  const T* operator->() const noexcept { return &value; }
+};
+template <class T>
+unhashed(T) -> unhashed<T>;
+
+// The sink that arguments are hashed into. Short keys stay in a small inline
+// buffer and are hashed in one call; longer ones stream through XXH3's state.
+class key_builder {
+ public:
+  key_builder() = default;
+  key_builder(const key_builder&) = delete;
+  key_builder& operator=(const key_builder&) = delete;
+
+  void add_bytes(const void* data, std::size_t size) {
+    if (size <= sizeof(buffer_) - used_) {
+      std::memcpy(buffer_ + used_, data, size);
+      used_ += size;
+      return;
+    }
+    spill();
+    XXH3_128bits_update(&state_, data, size);
+  }
+
+  template <class T>
+    requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  void add(T value) {
+    add_bytes(&value, sizeof(value));
+  }
+
+  // Length-prefixed, so adjacent strings cannot run into each other.
+  void add(std::string_view text) {
+    add(static_cast<std::uint64_t>(text.size()));
+    add_bytes(text.data(), text.size());
+  }
+
+  key finish() {
+    XXH128_hash_t h = streaming_ ? (XXH3_128bits_update(&state_, buffer_, used_),
+                                    XXH3_128bits_digest(&state_))
+                                 : XXH3_128bits(buffer_, used_);
+    return key{h.low64, h.high64};
+  }
+
+ private:
+  void spill() {
+    if (!streaming_) {
+      XXH3_128bits_reset(&state_);
+      streaming_ = true;
+    }
+    XXH3_128bits_update(&state_, buffer_, used_);
+    used_ = 0;
+  }
+
+  unsigned char buffer_[192];
+  std::size_t used_ = 0;
+  bool streaming_ = false;
+  XXH3_state_t state_;
+};
+
+namespace detail {
+
+// A cereal output archive whose "output" is a key_builder.
+class hash_archive : public cereal::OutputArchive<hash_archive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit hash_archive(key_builder& sink)
+      : cereal::OutputArchive<hash_archive, cereal::AllowEmptyClassElision>(this), sink_(sink) {}
+  void saveBinary(const void* data, std::size_t size) { sink_.add_bytes(data, size); }
+
+ private:
+  key_builder& sink_;
+};
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+void save(hash_archive& ar, const T& value) {
+  ar.saveBinary(&value, sizeof(value));
+}
+template <class T>
+void save(hash_archive& ar, const cereal::BinaryData<T>& data) {
+  ar.saveBinary(data.data, static_cast<std::size_t>(data.size));
+}
+template <class T>
+void serialize(hash_archive& ar, cereal::NameValuePair<T>& nvp) {
+  ar(nvp.value);
+}
+template <class T>
+void serialize(hash_archive& ar, cereal::SizeTag<T>& tag) {
+  ar(tag.size);
+}
+
+template <class T>
+concept has_custom_hash = requires(key_builder& b, const T& v) { recall_hash(b, v); };
+
+template <class T>
+inline constexpr bool is_unhashed = false;
+template <class T>
+inline constexpr bool is_unhashed<unhashed<T>> = true;
+
+}  // namespace detail
+
+// A type that can be part of a key: serializable by cereal, or with its own
+// recall_hash, or wrapped in recall::unhashed.
+template <class T>
+concept hashable = detail::is_unhashed<std::remove_cvref_t<T>> ||
+                   detail::has_custom_hash<std::remove_cvref_t<T>> ||
+                   (!std::is_pointer_v<std::remove_cvref_t<T>> &&
+                    cereal::traits::is_output_serializable<std::remove_cvref_t<T>,
+                                                           detail::hash_archive>::value);
+
+namespace detail {
+
+template <class T>
+constexpr void require_hashable() {
+  static_assert(hashable<T>,
+                "recall: this argument type cannot be hashed into a cache key (the type is named "
+                "in the 'required from' lines above). Fix: give it a cereal serialize()/save() "
+                "function, or define recall_hash(recall::key_builder&, const T&) in its "
+                "namespace, or take the argument as recall::unhashed<T> to leave it out.");
+}
+
+template <class T>
+void hash_argument(key_builder& builder, const T& value) {
+  using type = std::remove_cvref_t<T>;
+  require_hashable<type>();
+  builder.add(type_fingerprint<type>);
+  if constexpr (is_unhashed<type>) {
+    return;
+  } else if constexpr (has_custom_hash<type>) {
+    recall_hash(builder, value);
+  } else {
+    hash_archive archive(builder);
+    archive(value);
+  }
+}
+
+}  // namespace detail
+
+// The key of one call: identity names the function (cache_data uses its
+// `name` option), version separates incompatible generations of it.
+template <class... Args>
+key make_key(std::string_view identity, std::string_view version, const Args&... args) {
+  key_builder builder;
+  builder.add(identity);
+  builder.add(version);
+  (detail::hash_argument(builder, args), ...);
+  return builder.finish();
+}
+
+}  // namespace recall

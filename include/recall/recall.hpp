@@ -1,0 +1,8 @@
+// recall/recall.hpp: the whole public API in one include.
+#pragma once
+
+#include "recall/clock.hpp"
+#include "recall/codec.hpp"
+#include "recall/error.hpp"
+#include "recall/key.hpp"
+#include "recall/stats.hpp"

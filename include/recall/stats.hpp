@@ -1,0 +1,64 @@
+// recall/stats.hpp: counters that every cache and store reports.
+//
+// A `cache_stats` is a snapshot: each field was read atomically, but fields
+// are read one after another, so under concurrent traffic they may be a few
+// operations apart from each other.
+//
+// Thread safety: snapshots are values.
+//
+//   recall::cache_stats s = load_sales.stats();
+//   double hit_ratio = s.hit_ratio();
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace recall {
+
+// Why an entry left a cache.
+enum class removal_cause {
+  expired,   // its TTL passed
+  evicted,   // pushed out by the entry or byte bound
+  replaced,  // a new value was stored under its key
+  removed,   // invalidate()/erase() or the end of the session that owned it
+  cleared,   // clear() or clear_all()
+};
+
+constexpr std::string_view to_string(removal_cause cause) noexcept {
+  switch (cause) {
+    case removal_cause::expired: return "expired";
+    case removal_cause::evicted: return "evicted";
+    case removal_cause::replaced: return "replaced";
+    case removal_cause::removed: return "removed";
+    case removal_cause::cleared: return "cleared";
+  }
+  return "unknown";
+}
+
+struct cache_stats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t stale_hits = 0;     // served from the refresh-ahead window
+  std::uint64_t inserts = 0;
+  std::uint64_t rejected = 0;       // values larger than the whole byte budget
+  std::uint64_t loads = 0;          // calls of the user's function
+  std::uint64_t load_failures = 0;  // ... that threw
+  std::chrono::nanoseconds load_time{0};
+  std::uint64_t expired = 0;
+  std::uint64_t evicted = 0;
+  std::uint64_t replaced = 0;
+  std::uint64_t removed = 0;
+  std::uint64_t cleared = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t max_entries = 0;
+  std::uint64_t max_bytes = 0;
+
+  double hit_ratio() const noexcept {
+    const auto lookups = hits + misses;
+    return lookups == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(lookups);
+  }
+};
+
+}  // namespace recall
