@@ -5,4 +5,5 @@
 #include "recall/codec.hpp"
 #include "recall/error.hpp"
 #include "recall/key.hpp"
+#include "recall/registry.hpp"
 #include "recall/stats.hpp"
