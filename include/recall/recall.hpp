@@ -5,5 +5,6 @@
 #include "recall/codec.hpp"
 #include "recall/error.hpp"
 #include "recall/key.hpp"
+#include "recall/policy.hpp"
 #include "recall/registry.hpp"
 #include "recall/stats.hpp"
