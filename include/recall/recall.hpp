@@ -1,6 +1,7 @@
 // recall/recall.hpp: the whole public API in one include.
 #pragma once
 
+#include "recall/cache_data.hpp"
 #include "recall/clock.hpp"
 #include "recall/codec.hpp"
 #include "recall/error.hpp"

@@ -45,6 +45,9 @@ struct cache_stats {
   std::uint64_t loads = 0;          // calls of the user's function
   std::uint64_t load_failures = 0;  // ... that threw
   std::chrono::nanoseconds load_time{0};
+  std::uint64_t refreshes = 0;          // background refresh-ahead loads that succeeded
+  std::uint64_t refresh_failures = 0;   // ... that threw (the old value stays until its TTL)
+  std::uint64_t refreshes_dropped = 0;  // not started: the refresh queue was full
   std::uint64_t expired = 0;
   std::uint64_t evicted = 0;
   std::uint64_t replaced = 0;
