@@ -109,15 +109,14 @@ TEST_CASE("every kind of bad bytes gets its own error") {
   }
 }
 
-TEST_CASE("random corruption never crashes and never decodes silently wrong") {
+TEST_CASE("a flipped bit anywhere is detected") {
   const std::string good = recall::encode(sample());
-  std::uint64_t state = 12345;
-  for (int i = 0; i < 2000; ++i) {
-    std::string bad = good;
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    const std::size_t at = (state >> 33) % bad.size();
-    bad[at] = static_cast<char>(bad[at] ^ (1 + (state >> 20) % 255));
-    CHECK_FALSE(recall::decode<table>(bad));
+  for (std::size_t at = 0; at < good.size(); ++at) {
+    for (const unsigned char mask : {0x01, 0x10, 0x80, 0xff}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ mask);
+      CHECK_FALSE(recall::decode<table>(bad));
+    }
   }
 }
 
