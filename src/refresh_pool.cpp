@@ -1,8 +1,8 @@
 #include "recall/detail/refresh_pool.hpp"
 
-#include <absl/synchronization/mutex.h>
-
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 #include <thread>
 
 namespace recall::detail {
@@ -15,9 +15,12 @@ class refresh_pool {
   }
 
   bool submit(std::function<void()> task) {
-    absl::MutexLock lock(&mu_);
-    if (queue_.size() >= refresh_pool_capacity) return false;
-    queue_.push_back(std::move(task));
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.size() >= refresh_pool_capacity) return false;
+      queue_.push_back(std::move(task));
+    }
+    has_work_.notify_one();
     return true;
   }
 
@@ -26,16 +29,16 @@ class refresh_pool {
     for (;;) {
       std::function<void()> task;
       {
-        absl::MutexLock lock(&mu_, absl::Condition(this, &refresh_pool::has_work));
+        std::unique_lock lock(mu_);
+        has_work_.wait(lock, [this] { return !queue_.empty(); });
         task = std::move(queue_.front());
         queue_.pop_front();
       }
       task();
     }
   }
-  bool has_work() const { return !queue_.empty(); }
-
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable has_work_;
   std::deque<std::function<void()>> queue_;
 };
 

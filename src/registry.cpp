@@ -1,7 +1,8 @@
 #include "recall/registry.hpp"
 
 #include <absl/container/btree_map.h>
-#include <absl/synchronization/mutex.h>
+#include <mutex>
+#include <shared_mutex>
 
 namespace recall {
 namespace {
@@ -15,7 +16,7 @@ struct entry {
 // Hooks are called under the reader lock, so a registration's destructor
 // (which takes the writer lock) waits for every call into its object to end.
 struct registry_state {
-  absl::Mutex mu;
+  std::shared_mutex mu;
   std::uint64_t next_id = 1;
   absl::btree_map<std::uint64_t, entry> entries;
 };
@@ -29,7 +30,7 @@ registry_state& state() {
 
 std::vector<registered_object> registered() {
   auto& s = state();
-  absl::ReaderMutexLock lock(&s.mu);
+  std::shared_lock lock(s.mu);
   std::vector<registered_object> out;
   out.reserve(s.entries.size());
   for (const auto& [id, e] : s.entries) out.push_back({e.name, e.kind, e.hooks.metrics()});
@@ -38,7 +39,7 @@ std::vector<registered_object> registered() {
 
 void clear_all() {
   auto& s = state();
-  absl::ReaderMutexLock lock(&s.mu);
+  std::shared_lock lock(s.mu);
   for (const auto& [id, e] : s.entries) {
     if (e.hooks.clear) e.hooks.clear();
   }
@@ -56,6 +57,7 @@ std::vector<metric> to_metrics(const cache_stats& st) {
           {"refreshes", double(st.refreshes)},
           {"refresh_failures", double(st.refresh_failures)},
           {"refreshes_dropped", double(st.refreshes_dropped)},
+          {"release_failures", double(st.release_failures)},
           {"expired", double(st.expired)},
           {"evicted", double(st.evicted)},
           {"replaced", double(st.replaced)},
@@ -71,14 +73,14 @@ namespace detail {
 
 registration::registration(std::string name, std::string kind, registry_hooks hooks) {
   auto& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   id_ = s.next_id++;
   s.entries.emplace(id_, entry{std::move(name), std::move(kind), std::move(hooks)});
 }
 
 registration::~registration() {
   auto& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   s.entries.erase(id_);
 }
 

@@ -1,7 +1,8 @@
 #include "recall/detail/session_scope.hpp"
 
 #include <absl/container/btree_map.h>
-#include <absl/synchronization/mutex.h>
+#include <mutex>
+#include <shared_mutex>
 
 namespace recall::detail {
 namespace {
@@ -9,7 +10,7 @@ namespace {
 thread_local std::uint64_t current_tag = 0;
 
 struct listeners {
-  absl::Mutex mu;
+  std::shared_mutex mu;
   std::uint64_t next_id = 1;
   absl::btree_map<std::uint64_t, std::function<void(std::uint64_t)>> by_id;
 };
@@ -30,20 +31,20 @@ session_tag_guard::~session_tag_guard() { current_tag = previous_; }
 
 session_end_subscription::session_end_subscription(std::function<void(std::uint64_t)> on_end) {
   auto& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   id_ = s.next_id++;
   s.by_id.emplace(id_, std::move(on_end));
 }
 
 session_end_subscription::~session_end_subscription() {
   auto& s = state();
-  absl::MutexLock lock(&s.mu);
+  std::lock_guard lock(s.mu);
   s.by_id.erase(id_);
 }
 
 void announce_session_end(std::uint64_t tag) {
   auto& s = state();
-  absl::ReaderMutexLock lock(&s.mu);
+  std::shared_lock lock(s.mu);
   for (const auto& [id, on_end] : s.by_id) on_end(tag);
 }
 

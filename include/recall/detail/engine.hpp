@@ -22,7 +22,6 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
-#include <absl/synchronization/mutex.h>
 
 #include <algorithm>
 #include <array>
@@ -32,6 +31,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -95,7 +96,7 @@ class engine {
     shard& s = shard_for(k);
     bool found = false;
     {
-      absl::ReaderMutexLock lock(&s.mu);
+      std::shared_lock lock(s.mu);
       auto it = s.map.find(k);
       if (it != s.map.end() && t < it->second->info.deadline) {
         node& n = *it->second;
@@ -127,7 +128,7 @@ class engine {
     }
     insert_result result;
     {
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       node* n;
       std::tie(result, n) =
           insert_locked(s, k, std::move(value), weight, deadline, tag, priority, t, out);
@@ -149,7 +150,7 @@ class engine {
     removals out;
     bool found = false;
     {
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       auto it = s.map.find(k);
       if (it != s.map.end() && t < it->second->info.deadline) {
         node& n = *it->second;
@@ -170,7 +171,7 @@ class engine {
     shard& s = shard_for(k);
     removals out;
     {
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       auto it = s.map.find(k);
       if (it == s.map.end()) return false;
       remove_locked(s, *it->second, cause, out);
@@ -188,7 +189,7 @@ class engine {
     for (shard& s : shards_) {
       removals out;
       {
-        absl::MutexLock lock(&s.mu);
+        std::lock_guard lock(s.mu);
         std::vector<node*> doomed;
         for (auto& [k, n] : s.map) {
           if (pred(static_cast<const key&>(k), static_cast<const V&>(n->value),
@@ -216,7 +217,7 @@ class engine {
     for (shard& s : shards_) {
       removals out;
       {
-        absl::MutexLock lock(&s.mu);
+        std::lock_guard lock(s.mu);
         sweep_locked(s, t, SIZE_MAX, out);
       }
       count += out.size();
@@ -235,7 +236,7 @@ class engine {
       st.hits += s.hits.load(std::memory_order_relaxed);
       st.misses += s.misses.load(std::memory_order_relaxed);
       st.rejected += s.rejected.load(std::memory_order_relaxed);
-      absl::ReaderMutexLock lock(&s.mu);
+      std::shared_lock lock(s.mu);
       st.inserts += s.inserts;
       st.expired += s.removed[static_cast<int>(removal_cause::expired)];
       st.evicted += s.removed[static_cast<int>(removal_cause::evicted)];
@@ -311,7 +312,7 @@ class engine {
   };
 
   struct alignas(64) shard {
-    mutable absl::Mutex mu;
+    mutable std::shared_mutex mu;
     absl::flat_hash_map<key, std::unique_ptr<node>, key_hasher> map;
     std::array<fifo, priorities> small;
     std::array<fifo, priorities> main;
@@ -469,7 +470,7 @@ class engine {
     const std::size_t start = static_cast<std::size_t>(&origin - shards_.data());
     for (std::size_t i = 1; i <= shards_.size() && over_budget(); ++i) {
       shard& s = shards_[(start + i) & mask_];
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       evict_locked(s, nullptr, out);
       s.publish_deadline();
     }
@@ -493,9 +494,11 @@ class engine {
   void sweep_if_due(shard& s, time_point t) {
     if (t.time_since_epoch().count() < s.next_deadline.load(std::memory_order_relaxed)) return;
     removals out;
-    if (!s.mu.TryLock()) return;
-    sweep_locked(s, t, sweep_batch, out);
-    s.mu.Unlock();
+    {
+      std::unique_lock lock(s.mu, std::try_to_lock);
+      if (!lock) return;
+      sweep_locked(s, t, sweep_batch, out);
+    }
     notify(out);
   }
 

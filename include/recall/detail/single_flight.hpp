@@ -7,9 +7,10 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
-#include <absl/synchronization/mutex.h>
 
 #include <array>
+#include <condition_variable>
+#include <mutex>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -44,7 +45,7 @@ class single_flight {
     std::shared_ptr<flight> f;
     bool leader = false;
     {
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       auto& slot = s.flights[k];
       if (!slot) {
         slot = std::make_shared<flight>();
@@ -69,32 +70,37 @@ class single_flight {
 
  private:
   struct flight {
-    absl::Mutex mu;
+    std::mutex mu;
+    std::condition_variable finished;
     bool done = false;
     std::optional<R> value;
     std::exception_ptr error;
 
     R wait() {
-      absl::MutexLock lock(&mu, absl::Condition(&done));
+      std::unique_lock lock(mu);
+      finished.wait(lock, [this] { return done; });
       if (error) std::rethrow_exception(error);
       return *value;
     }
   };
 
   struct shard {
-    absl::Mutex mu;
+    std::mutex mu;
     absl::flat_hash_map<key, std::shared_ptr<flight>> flights;
   };
 
   void finish(shard& s, const key& k, flight& f, std::optional<R> value, std::exception_ptr error) {
     {
-      absl::MutexLock lock(&s.mu);
+      std::lock_guard lock(s.mu);
       s.flights.erase(k);
     }
-    absl::MutexLock lock(&f.mu);
-    f.value = std::move(value);
-    f.error = error;
-    f.done = true;
+    {
+      std::lock_guard lock(f.mu);
+      f.value = std::move(value);
+      f.error = error;
+      f.done = true;
+    }
+    f.finished.notify_all();
   }
 
   std::array<shard, 16> shards_;

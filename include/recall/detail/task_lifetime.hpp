@@ -5,7 +5,8 @@
 // Thread safety: all members may be called concurrently.
 #pragma once
 
-#include <absl/synchronization/mutex.h>
+#include <condition_variable>
+#include <mutex>
 
 namespace recall::detail {
 
@@ -13,24 +14,27 @@ class task_lifetime {
  public:
   // True if the owner is alive; the caller must then call leave().
   bool enter() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (closed_) return false;
     ++running_;
     return true;
   }
   void leave() {
-    absl::MutexLock lock(&mu_);
-    --running_;
+    {
+      std::lock_guard lock(mu_);
+      --running_;
+    }
+    idle_.notify_all();
   }
   void close_and_wait() {
-    absl::MutexLock lock(&mu_);
+    std::unique_lock lock(mu_);
     closed_ = true;
-    mu_.Await(absl::Condition(
-        +[](int* running) { return *running == 0; }, &running_));
+    idle_.wait(lock, [this] { return running_ == 0; });
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
+  std::condition_variable idle_;
   bool closed_ = false;
   int running_ = 0;
 };
