@@ -111,3 +111,25 @@ TEST_CASE("to_hex prints 32 hex digits") {
   const auto k = recall::key{0x1, 0xabc};
   CHECK(k.to_hex() == "0000000000000abc0000000000000001");
 }
+
+TEST_CASE("the string and arithmetic shortcuts write the bytes cereal would") {
+  const std::string text = "EU-west";
+  const std::int32_t day = 42;
+  recall::key_builder through_cereal(7);
+  through_cereal.add(recall::detail::type_fingerprint<std::string>);
+  {
+    recall::detail::hash_archive archive(through_cereal);
+    archive(text);
+  }
+  through_cereal.add(recall::detail::type_fingerprint<std::int32_t>);
+  {
+    recall::detail::hash_archive archive(through_cereal);
+    archive(day);
+  }
+  CHECK(through_cereal.finish() == recall::make_key_with_seed(7, text, day));
+}
+
+TEST_CASE("identity and version seed the key without ambiguity") {
+  CHECK(recall::key_seed("ab", "c") != recall::key_seed("a", "bc"));
+  CHECK(recall::make_key("f", "v", 1) == recall::make_key_with_seed(recall::key_seed("f", "v"), 1));
+}

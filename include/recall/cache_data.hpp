@@ -93,18 +93,18 @@ class data_cache {
       : fn_(std::move(fn)),
         options_(validate(std::move(options))),
         identity_(options_.name.empty() ? std::move(fallback_identity) : options_.name),
+        seed_(key_seed(identity_, options_.version)),
         engine_(engine_config<entry>{options_.max_entries, options_.max_bytes, options_.clock,
                                      nullptr, 0}) {
     if (options_.scope == scope::session) {
       session_end_.emplace([this](std::uint64_t tag) {
-        engine_.erase_if([tag](const key&, const entry&, const entry_info& info) {
-          return info.tag == tag;
-        });
+        engine_.erase_if(
+            [tag](const key&, const entry&, const entry_info& info) { return info.tag == tag; });
       });
     }
-    registration_.emplace(identity_, "cache_data",
-                          registry_hooks{[this] { return to_metrics(stats()); },
-                                         [this] { engine_.clear(); }});
+    registration_.emplace(
+        identity_, "cache_data",
+        registry_hooks{[this] { return to_metrics(stats()); }, [this] { engine_.clear(); }});
   }
 
   ~data_cache() {
@@ -139,8 +139,8 @@ class data_cache {
     const time_point t = engine_.now();
     engine_.template visit<true>(k, [&](const entry& e, const entry_info&) {
       if (e.error) return;
-      out.emplace(lookup_result<R>{*e.value, e.computed_at, t - e.computed_at,
-                                   is_stale(e, t), true});
+      out.emplace(
+          lookup_result<R>{*e.value, e.computed_at, t - e.computed_at, is_stale(e, t), true});
     });
     return out;
   }
@@ -200,7 +200,8 @@ class data_cache {
   };
 
   static data_options validate(data_options o) {
-    const std::string who = o.name.empty() ? "a cache_data function" : "cache_data '" + o.name + "'";
+    const std::string who =
+        o.name.empty() ? "a cache_data function" : "cache_data '" + o.name + "'";
     if (!o.ttl) {
       throw config_error("recall: " + who +
                          " has no ttl; pass .ttl = 5min (say) or .ttl = recall::no_expiry");
@@ -217,14 +218,14 @@ class data_cache {
   }
 
   std::pair<key, std::uint64_t> key_of(const Args&... args) const {
-    if (options_.scope == scope::global) return {make_key(identity_, options_.version, args...), 0};
+    if (options_.scope == scope::global) return {make_key_with_seed(seed_, args...), 0};
     const std::uint64_t tag = current_session_tag();
     if (tag == 0) {
       throw no_session_error("recall: cache_data '" + identity_ +
                              "' has scope::session but no session is open on this thread; "
                              "call it while a recall::session handle is alive");
     }
-    return {make_key(identity_, options_.version, args..., tag), tag};
+    return {make_key_with_seed(seed_, args..., tag), tag};
   }
 
   bool is_stale(const entry& e, time_point t) const {
@@ -272,8 +273,10 @@ class data_cache {
       std::optional<loaded> stored;
       std::exception_ptr error;
       engine_.template visit<true>(k, [&](const entry& e, const entry_info&) {
-        if (e.error) error = e.error;
-        else stored = loaded{e.value, e.computed_at};
+        if (e.error)
+          error = e.error;
+        else
+          stored = loaded{e.value, e.computed_at};
       });
       if (error) std::rethrow_exception(error);
       if (stored) return *stored;
@@ -308,11 +311,10 @@ class data_cache {
   }
 
   void add_load_time(std::chrono::steady_clock::time_point started) {
-    load_ns_.fetch_add(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                             started)
-            .count(),
-        std::memory_order_relaxed);
+    load_ns_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count(),
+                       std::memory_order_relaxed);
   }
 
   void schedule_refresh(const key& k, std::uint64_t tag, std::shared_ptr<std::atomic<bool>> flag,
@@ -345,6 +347,7 @@ class data_cache {
   function fn_;
   data_options options_;
   std::string identity_;
+  std::uint64_t seed_;
   engine<entry> engine_;
   single_flight<loaded> flights_;
   std::shared_ptr<task_lifetime> lifetime_ = std::make_shared<task_lifetime>();
@@ -359,7 +362,7 @@ class data_cache {
   std::optional<registration> registration_;
 };
 
-}  // namespace recall::detail
+}  // namespace detail
 
 template <class Signature>
 class cached_function;
@@ -370,10 +373,9 @@ class cached_function<R(Args...)> {
  public:
   using result_type = R;
 
-  cached_function(std::function<R(Args...)> fn, data_options options,
-                  std::string fallback_identity)
-      : cache_(std::make_shared<detail::data_cache<R, Args...>>(
-            std::move(fn), std::move(options), std::move(fallback_identity))) {}
+  cached_function(std::function<R(Args...)> fn, data_options options, std::string fallback_identity)
+      : cache_(std::make_shared<detail::data_cache<R, Args...>>(std::move(fn), std::move(options),
+                                                                std::move(fallback_identity))) {}
 
   // The result for these arguments: a copy of the cached one, or computed.
   R operator()(Args... args) const { return cache_->call(args...); }

@@ -73,7 +73,7 @@ unhashed(T) -> unhashed<T>;
 // buffer and are hashed in one call; longer ones stream through XXH3's state.
 class key_builder {
  public:
-  key_builder() = default;
+  explicit key_builder(std::uint64_t seed = 0) : seed_(seed) {}
   key_builder(const key_builder&) = delete;
   key_builder& operator=(const key_builder&) = delete;
 
@@ -88,10 +88,8 @@ class key_builder {
   }
 
   template <class T>
-    requires std::is_arithmetic_v<T> || std::is_enum_v<T>
-  void add(T value) {
-    add_bytes(&value, sizeof(value));
-  }
+  requires std::is_arithmetic_v<T> || std::is_enum_v<T>
+  void add(T value) { add_bytes(&value, sizeof(value)); }
 
   // Length-prefixed, so adjacent strings cannot run into each other.
   void add(std::string_view text) {
@@ -100,22 +98,23 @@ class key_builder {
   }
 
   key finish() {
-    XXH128_hash_t h = streaming_ ? (XXH3_128bits_update(&state_, buffer_, used_),
-                                    XXH3_128bits_digest(&state_))
-                                 : XXH3_128bits(buffer_, used_);
+    XXH128_hash_t h =
+        streaming_ ? (XXH3_128bits_update(&state_, buffer_, used_), XXH3_128bits_digest(&state_))
+                   : XXH3_128bits_withSeed(buffer_, used_, seed_);
     return key{h.low64, h.high64};
   }
 
  private:
   void spill() {
     if (!streaming_) {
-      XXH3_128bits_reset(&state_);
+      XXH3_128bits_reset_withSeed(&state_, seed_);
       streaming_ = true;
     }
     XXH3_128bits_update(&state_, buffer_, used_);
     used_ = 0;
   }
 
+  std::uint64_t seed_;
   unsigned char buffer_[192];
   std::size_t used_ = 0;
   bool streaming_ = false;
@@ -136,10 +135,8 @@ class hash_archive : public cereal::OutputArchive<hash_archive, cereal::AllowEmp
 };
 
 template <class T>
-  requires std::is_arithmetic_v<T>
-void save(hash_archive& ar, const T& value) {
-  ar.saveBinary(&value, sizeof(value));
-}
+requires std::is_arithmetic_v<T>
+void save(hash_archive& ar, const T& value) { ar.saveBinary(&value, sizeof(value)); }
 template <class T>
 void save(hash_archive& ar, const cereal::BinaryData<T>& data) {
   ar.saveBinary(data.data, static_cast<std::size_t>(data.size));
@@ -154,7 +151,9 @@ void serialize(hash_archive& ar, cereal::SizeTag<T>& tag) {
 }
 
 template <class T>
-concept has_custom_hash = requires(key_builder& b, const T& v) { recall_hash(b, v); };
+concept has_custom_hash = requires(key_builder& b, const T& v) {
+  recall_hash(b, v);
+};
 
 template <class T>
 inline constexpr bool is_unhashed = false;
@@ -167,10 +166,9 @@ inline constexpr bool is_unhashed<unhashed<T>> = true;
 // recall_hash, or wrapped in recall::unhashed.
 template <class T>
 concept hashable = detail::is_unhashed<std::remove_cvref_t<T>> ||
-                   detail::has_custom_hash<std::remove_cvref_t<T>> ||
-                   (!std::is_pointer_v<std::remove_cvref_t<T>> &&
-                    cereal::traits::is_output_serializable<std::remove_cvref_t<T>,
-                                                           detail::hash_archive>::value);
+    detail::has_custom_hash<std::remove_cvref_t<T>> ||
+    (!std::is_pointer_v<std::remove_cvref_t<T>> &&
+     cereal::traits::is_output_serializable<std::remove_cvref_t<T>, detail::hash_archive>::value);
 
 namespace detail {
 
@@ -192,6 +190,10 @@ void hash_argument(key_builder& builder, const T& value) {
     return;
   } else if constexpr (has_custom_hash<type>) {
     recall_hash(builder, value);
+  } else if constexpr (std::is_arithmetic_v<type>) {
+    builder.add(value);  // the bytes cereal would write, without building an archive
+  } else if constexpr (std::is_same_v<type, std::string>) {
+    builder.add(std::string_view(value));  // cereal's size tag, then the characters
   } else {
     hash_archive archive(builder);
     archive(value);
@@ -200,15 +202,25 @@ void hash_argument(key_builder& builder, const T& value) {
 
 }  // namespace detail
 
+// What a function's identity and version contribute to its keys: the XXH3
+// seed. Caches compute it once, keeping it off the hit path.
+inline std::uint64_t key_seed(std::string_view identity, std::string_view version) {
+  return XXH3_64bits_withSeed(version.data(), version.size(),
+                              XXH3_64bits(identity.data(), identity.size()));
+}
+
+template <class... Args>
+key make_key_with_seed(std::uint64_t seed, const Args&... args) {
+  key_builder builder(seed);
+  (detail::hash_argument(builder, args), ...);
+  return builder.finish();
+}
+
 // The key of one call: identity names the function (cache_data uses its
 // `name` option), version separates incompatible generations of it.
 template <class... Args>
 key make_key(std::string_view identity, std::string_view version, const Args&... args) {
-  key_builder builder;
-  builder.add(identity);
-  builder.add(version);
-  (detail::hash_argument(builder, args), ...);
-  return builder.finish();
+  return make_key_with_seed(key_seed(identity, version), args...);
 }
 
 }  // namespace recall

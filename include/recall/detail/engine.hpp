@@ -9,8 +9,8 @@
 // - Priority classes: eviction empties class 0 before it touches class 1
 //   (sessions put anonymous users in 0 and signed-in users in 1).
 // - Expiry: an ordered deadline index per shard. Expired entries are never
-//   returned, and any access to a shard (or to its neighbour, round robin)
-//   reclaims its expired entries, so memory comes back without a write to the
+//   returned, and any access to a shard (or to a second shard picked by the
+//   key's bits) reclaims its expired entries, so memory comes back without a write to the
 //   same key and without a thread. cleanup() sweeps everything.
 // - Removal events: every value that leaves is handed, with its cause, to the
 //   removal callback after the shard lock is released (the callback may call
@@ -107,7 +107,7 @@ class engine {
       }
     }
     if constexpr (!Quiet) (found ? s.hits : s.misses).fetch_add(1, std::memory_order_relaxed);
-    maybe_sweep(s, t);
+    maybe_sweep(s, k, t);
     return found;
   }
 
@@ -137,7 +137,7 @@ class engine {
     }
     if (over_budget()) evict_elsewhere(s, out);
     notify(out);
-    maybe_sweep(s, t);
+    maybe_sweep(s, k, t);
     return result;
   }
 
@@ -483,12 +483,11 @@ class engine {
     s.publish_deadline();
   }
 
-  // Amortised reclamation: the shard just used, and one more in turn.
-  void maybe_sweep(shard& s, time_point t) {
+  // Amortised reclamation: the shard just used, and one more picked by other
+  // bits of the key (uniform over shards, and no shared counter to contend on).
+  void maybe_sweep(shard& s, const key& k, time_point t) {
     sweep_if_due(s, t);
-    if (shards_.size() > 1) {
-      sweep_if_due(shards_[sweep_cursor_.fetch_add(1, std::memory_order_relaxed) & mask_], t);
-    }
+    if (shards_.size() > 1) sweep_if_due(shards_[(k.high >> 32) & mask_], t);
   }
 
   void sweep_if_due(shard& s, time_point t) {
@@ -515,7 +514,6 @@ class engine {
   std::size_t mask_ = 0;
   std::atomic<std::size_t> entries_{0};
   std::atomic<std::size_t> weight_{0};
-  std::atomic<std::size_t> sweep_cursor_{0};
 };
 
 }  // namespace recall::detail
