@@ -402,11 +402,14 @@ template <class Fn>
 auto cache_data(Fn fn, data_options options) {
   using signature = typename detail::callable_traits<Fn>::signature;
   using result = std::remove_cvref_t<typename detail::callable_traits<Fn>::result>;
-  detail::require_serializable<result>();
-  return [&]<class R, class... Args>(std::type_identity<R(Args...)>) {
-    return cached_function<result(Args...)>(std::move(fn), std::move(options),
-                                            std::string(detail::type_name<Fn>()));
-  }(std::type_identity<signature>{});
+  if constexpr (!serializable<result>) {
+    detail::require_serializable<result>();  // stops here, before cereal adds its own errors
+  } else {
+    return [&]<class R, class... Args>(std::type_identity<R(Args...)>) {
+      return cached_function<result(Args...)>(std::move(fn), std::move(options),
+                                              std::string(detail::type_name<Fn>()));
+    }(std::type_identity<signature>{});
+  }
 }
 
 }  // namespace recall

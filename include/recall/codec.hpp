@@ -130,15 +130,11 @@ class bounded_input_archive
 };
 
 template <class T>
-  requires std::is_arithmetic_v<T>
-void save(string_output_archive& ar, const T& value) {
-  ar.saveBinary(&value, sizeof(value));
-}
+requires std::is_arithmetic_v<T>
+void save(string_output_archive& ar, const T& value) { ar.saveBinary(&value, sizeof(value)); }
 template <class T>
-  requires std::is_arithmetic_v<T>
-void load(bounded_input_archive& ar, T& value) {
-  ar.loadBinary(&value, sizeof(value));
-}
+requires std::is_arithmetic_v<T>
+void load(bounded_input_archive& ar, T& value) { ar.loadBinary(&value, sizeof(value)); }
 template <class T>
 void save(string_output_archive& ar, const cereal::BinaryData<T>& data) {
   ar.saveBinary(data.data, static_cast<std::size_t>(data.size));
@@ -192,11 +188,12 @@ concept serializable =
 namespace detail {
 template <class T>
 constexpr void require_serializable() {
-  static_assert(serializable<T>,
-                "recall: this value type cannot be stored (the type is named in the 'required "
-                "from' lines above). Fix: make it default-constructible and give it a cereal "
-                "serialize() (or save()/load()) function, and include the cereal/types/ header "
-                "of every standard type it holds.");
+  static_assert(
+      serializable<T>,
+      "recall: this value type cannot be stored (the type is T in the 'In instantiation of' line "
+      "above). Fix: make it default-constructible and give it a cereal "
+      "serialize() (or save()/load()) function, and include the cereal/types/ header "
+      "of every standard type it holds.");
 }
 }  // namespace detail
 

@@ -175,8 +175,8 @@ namespace detail {
 template <class T>
 constexpr void require_hashable() {
   static_assert(hashable<T>,
-                "recall: this argument type cannot be hashed into a cache key (the type is named "
-                "in the 'required from' lines above). Fix: give it a cereal serialize()/save() "
+                "recall: this argument type cannot be hashed into a cache key (the type is T in "
+                "the 'In instantiation of' line above). Fix: give it a cereal serialize()/save() "
                 "function, or define recall_hash(recall::key_builder&, const T&) in its "
                 "namespace, or take the argument as recall::unhashed<T> to leave it out.");
 }
@@ -184,19 +184,22 @@ constexpr void require_hashable() {
 template <class T>
 void hash_argument(key_builder& builder, const T& value) {
   using type = std::remove_cvref_t<T>;
-  require_hashable<type>();
-  builder.add(type_fingerprint<type>);
-  if constexpr (is_unhashed<type>) {
-    return;
-  } else if constexpr (has_custom_hash<type>) {
-    recall_hash(builder, value);
-  } else if constexpr (std::is_arithmetic_v<type>) {
-    builder.add(value);  // the bytes cereal would write, without building an archive
-  } else if constexpr (std::is_same_v<type, std::string>) {
-    builder.add(std::string_view(value));  // cereal's size tag, then the characters
+  if constexpr (!hashable<type>) {
+    require_hashable<type>();  // stops here, before cereal adds its own errors
   } else {
-    hash_archive archive(builder);
-    archive(value);
+    builder.add(type_fingerprint<type>);
+    if constexpr (is_unhashed<type>) {
+      return;
+    } else if constexpr (has_custom_hash<type>) {
+      recall_hash(builder, value);
+    } else if constexpr (std::is_arithmetic_v<type>) {
+      builder.add(value);  // the bytes cereal would write, without building an archive
+    } else if constexpr (std::is_same_v<type, std::string>) {
+      builder.add(std::string_view(value));  // cereal's size tag, then the characters
+    } else {
+      hash_archive archive(builder);
+      archive(value);
+    }
   }
 }
 
