@@ -2,6 +2,7 @@
 #pragma once
 
 #include "recall/cache_data.hpp"
+#include "recall/cache_resource.hpp"
 #include "recall/clock.hpp"
 #include "recall/codec.hpp"
 #include "recall/cookie.hpp"

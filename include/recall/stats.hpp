@@ -27,11 +27,16 @@ enum class removal_cause {
 
 constexpr std::string_view to_string(removal_cause cause) noexcept {
   switch (cause) {
-    case removal_cause::expired: return "expired";
-    case removal_cause::evicted: return "evicted";
-    case removal_cause::replaced: return "replaced";
-    case removal_cause::removed: return "removed";
-    case removal_cause::cleared: return "cleared";
+    case removal_cause::expired:
+      return "expired";
+    case removal_cause::evicted:
+      return "evicted";
+    case removal_cause::replaced:
+      return "replaced";
+    case removal_cause::removed:
+      return "removed";
+    case removal_cause::cleared:
+      return "cleared";
   }
   return "unknown";
 }
@@ -39,7 +44,7 @@ constexpr std::string_view to_string(removal_cause cause) noexcept {
 struct cache_stats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  std::uint64_t stale_hits = 0;     // served from the refresh-ahead window
+  std::uint64_t stale_hits = 0;  // served from the refresh-ahead window
   std::uint64_t inserts = 0;
   std::uint64_t rejected = 0;       // values larger than the whole byte budget
   std::uint64_t loads = 0;          // calls of the user's function
@@ -48,6 +53,7 @@ struct cache_stats {
   std::uint64_t refreshes = 0;          // background refresh-ahead loads that succeeded
   std::uint64_t refresh_failures = 0;   // ... that threw (the old value stays until its TTL)
   std::uint64_t refreshes_dropped = 0;  // not started: the refresh queue was full
+  std::uint64_t release_failures = 0;   // cache_resource on_release calls that threw
   std::uint64_t expired = 0;
   std::uint64_t evicted = 0;
   std::uint64_t replaced = 0;
