@@ -126,6 +126,7 @@ class resource_cache {
       : make_(std::move(make)),
         options_(checked(std::move(options), fallback_identity)),
         identity_(options_.name.empty() ? std::move(fallback_identity) : options_.name),
+        seed_(key_seed(identity_, "")),
         engine_(engine_config<std::shared_ptr<T>>{options_.max_entries, options_.max_entries,
                                                   options_.clock, nullptr, 0}) {
     if (options_.scope == scope::session) {
@@ -191,14 +192,14 @@ class resource_cache {
   }
 
   std::pair<key, std::uint64_t> key_of(const Args&... args) const {
-    if (options_.scope == scope::global) return {make_key(identity_, "", args...), 0};
+    if (options_.scope == scope::global) return {make_key_with_seed(seed_, args...), 0};
     const std::uint64_t tag = current_session_tag();
     if (tag == 0) {
       throw no_session_error("recall: cache_resource '" + identity_ +
                              "' has scope::session but no session is open on this thread; "
                              "call it while a recall::session handle is alive");
     }
-    return {make_key(identity_, "", args..., tag), tag};
+    return {make_key_with_seed(seed_, args..., tag), tag};
   }
 
   bool is_valid(T& object) const noexcept {
@@ -264,6 +265,7 @@ class resource_cache {
   builder make_;
   resource_options<T> options_;
   std::string identity_;
+  std::uint64_t seed_;
   engine<std::shared_ptr<T>> engine_;
   single_flight<std::shared_ptr<T>> flights_;
   std::atomic<std::uint64_t> loads_{0};
