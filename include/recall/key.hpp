@@ -32,6 +32,7 @@
 #include <cereal/types/vector.hpp>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -84,7 +85,7 @@ class key_builder {
       return;
     }
     spill();
-    XXH3_128bits_update(&state_, data, size);
+    XXH3_128bits_update(&*state_, data, size);
   }
 
   template <class T>
@@ -98,27 +99,28 @@ class key_builder {
   }
 
   key finish() {
-    XXH128_hash_t h =
-        streaming_ ? (XXH3_128bits_update(&state_, buffer_, used_), XXH3_128bits_digest(&state_))
-                   : XXH3_128bits_withSeed(buffer_, used_, seed_);
+    XXH128_hash_t h = state_ ? (XXH3_128bits_update(&*state_, buffer_, used_),
+                                XXH3_128bits_digest(&*state_))
+                             : XXH3_128bits_withSeed(buffer_, used_, seed_);
     return key{h.low64, h.high64};
   }
 
  private:
+  // The streaming state is large (576 bytes) and short keys never need it,
+  // so it is built, zeroed, on the first spill only.
   void spill() {
-    if (!streaming_) {
-      XXH3_128bits_reset_withSeed(&state_, seed_);
-      streaming_ = true;
+    if (!state_) {
+      state_.emplace();
+      XXH3_128bits_reset_withSeed(&*state_, seed_);
     }
-    XXH3_128bits_update(&state_, buffer_, used_);
+    XXH3_128bits_update(&*state_, buffer_, used_);
     used_ = 0;
   }
 
   std::uint64_t seed_;
   unsigned char buffer_[192];
   std::size_t used_ = 0;
-  bool streaming_ = false;
-  XXH3_state_t state_;
+  std::optional<XXH3_state_t> state_;
 };
 
 namespace detail {
