@@ -22,6 +22,7 @@
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
+#include <absl/container/inlined_vector.h>
 
 #include <algorithm>
 #include <array>
@@ -89,8 +90,10 @@ class engine {
   const engine_config<V>& config() const noexcept { return config_; }
 
   // Calls f(const V&, const entry_info&) under a shared lock if `k` holds a
-  // live entry. Counts a hit or a miss unless Quiet.
-  template <bool Quiet = false, class F>
+  // live entry. Counts a hit or a miss unless Quiet. With Expired, f also sees
+  // an entry past its deadline that is not reclaimed yet (a session store
+  // tells "expired" from "unknown" that way).
+  template <bool Quiet = false, bool Expired = false, class F>
   bool visit(const key& k, F&& f) {
     const time_point t = now();
     shard& s = shard_for(k);
@@ -98,7 +101,7 @@ class engine {
     {
       std::shared_lock lock(s.mu);
       auto it = s.map.find(k);
-      if (it != s.map.end() && t < it->second->info.deadline) {
+      if (it != s.map.end() && (Expired || t < it->second->info.deadline)) {
         node& n = *it->second;
         const auto freq = n.freq.load(std::memory_order_relaxed);
         if (freq < max_freq) n.freq.store(freq + 1, std::memory_order_relaxed);
@@ -121,7 +124,7 @@ class engine {
                        std::uint64_t tag = 0, std::uint8_t priority = 0) {
     const time_point t = now();
     shard& s = shard_for(k);
-    removals out;
+    batch out;
     if (weight > config_.max_weight) {
       s.rejected.fetch_add(1, std::memory_order_relaxed);
       return insert_result::rejected;
@@ -133,9 +136,9 @@ class engine {
       std::tie(result, n) =
           insert_locked(s, k, std::move(value), weight, deadline, tag, priority, t, out);
       evict_locked(s, n, out);
-      s.publish_deadline();
+      finish_locked(s, out);
     }
-    if (over_budget()) evict_elsewhere(s, out);
+    if (over_budget(out)) evict_elsewhere(s, out);
     notify(out);
     maybe_sweep(s, k, t);
     return result;
@@ -147,7 +150,7 @@ class engine {
   bool update(const key& k, F&& f) {
     const time_point t = now();
     shard& s = shard_for(k);
-    removals out;
+    batch out;
     bool found = false;
     {
       std::lock_guard lock(s.mu);
@@ -156,26 +159,26 @@ class engine {
         node& n = *it->second;
         const entry_info before = n.info;
         f(n.value, n.info);
-        reindex_locked(s, n, before);
+        reindex_locked(s, n, before, out);
         evict_locked(s, &n, out);
-        s.publish_deadline();
+        finish_locked(s, out);
         found = true;
       }
     }
-    if (over_budget()) evict_elsewhere(s, out);
+    if (over_budget(out)) evict_elsewhere(s, out);
     notify(out);
     return found;
   }
 
   bool erase(const key& k, removal_cause cause = removal_cause::removed) {
     shard& s = shard_for(k);
-    removals out;
+    batch out;
     {
       std::lock_guard lock(s.mu);
       auto it = s.map.find(k);
       if (it == s.map.end()) return false;
       remove_locked(s, *it->second, cause, out);
-      s.publish_deadline();
+      finish_locked(s, out);
     }
     notify(out);
     return true;
@@ -187,7 +190,7 @@ class engine {
   std::size_t erase_if(Pred&& pred, removal_cause cause = removal_cause::removed) {
     std::size_t count = 0;
     for (shard& s : shards_) {
-      removals out;
+      batch out;
       {
         std::lock_guard lock(s.mu);
         std::vector<node*> doomed;
@@ -198,9 +201,9 @@ class engine {
           }
         }
         for (node* n : doomed) remove_locked(s, *n, cause, out);
-        s.publish_deadline();
+        finish_locked(s, out);
       }
-      count += out.size();
+      count += out.removed.size();
       notify(out);
     }
     return count;
@@ -215,12 +218,12 @@ class engine {
     const time_point t = now();
     std::size_t count = 0;
     for (shard& s : shards_) {
-      removals out;
+      batch out;
       {
         std::lock_guard lock(s.mu);
         sweep_locked(s, t, SIZE_MAX, out);
       }
-      count += out.size();
+      count += out.removed.size();
       notify(out);
     }
     return count;
@@ -337,7 +340,15 @@ class engine {
     V value;
     removal_cause cause;
   };
-  using removals = std::vector<removal>;
+  // What one locked operation did: the values it removed (handed to the
+  // removal callback after unlocking) and its net change to the totals, which
+  // it applies once instead of per entry (an insert that evicts one entry of
+  // the same weight changes nothing, and touches no shared counter).
+  struct batch {
+    absl::InlinedVector<removal, 2> removed;
+    std::int64_t entries = 0;
+    std::int64_t weight = 0;
+  };
 
   static std::size_t shard_count(const engine_config<V>& c) {
     std::size_t n = c.shards;
@@ -352,24 +363,40 @@ class engine {
 
   shard& shard_for(const key& k) noexcept { return shards_[k.high & mask_]; }
 
-  bool over_budget() const noexcept {
-    return entries_.load(std::memory_order_relaxed) > config_.max_entries ||
-           weight_.load(std::memory_order_relaxed) > config_.max_weight;
+  bool over_budget(const batch& b) const noexcept {
+    const auto entries = static_cast<std::int64_t>(entries_.load(std::memory_order_relaxed));
+    const auto weight = static_cast<std::int64_t>(weight_.load(std::memory_order_relaxed));
+    return entries + b.entries > static_cast<std::int64_t>(config_.max_entries) ||
+           weight + b.weight > static_cast<std::int64_t>(config_.max_weight);
+  }
+
+  // Ends a locked operation on `s`: publishes its earliest deadline and
+  // applies the batch's net change to the totals.
+  void finish_locked(shard& s, batch& b) {
+    s.publish_deadline();
+    if (b.entries != 0) {
+      entries_.fetch_add(static_cast<std::size_t>(b.entries), std::memory_order_relaxed);
+    }
+    if (b.weight != 0) {
+      weight_.fetch_add(static_cast<std::size_t>(b.weight), std::memory_order_relaxed);
+    }
+    b.entries = 0;
+    b.weight = 0;
   }
 
   std::pair<insert_result, node*> insert_locked(shard& s, const key& k, V&& value, std::size_t weight,
                               time_point deadline, std::uint64_t tag, std::uint8_t priority,
-                              time_point t, removals& out) {
+                              time_point t, batch& out) {
     ++s.inserts;
     auto [it, fresh] = s.map.try_emplace(k);
     if (!fresh) {
       node& n = *it->second;
       const entry_info before = n.info;
-      out.push_back({k, std::move(n.value), removal_cause::replaced});
+      out.removed.push_back({k, std::move(n.value), removal_cause::replaced});
       ++s.removed[static_cast<int>(removal_cause::replaced)];
       n.value = std::move(value);
       n.info = entry_info{t, deadline, weight, tag, std::min<std::uint8_t>(priority, priorities - 1)};
-      reindex_locked(s, n, before);
+      reindex_locked(s, n, before, out);
       return {insert_result::replaced, &n};
     }
     it->second = std::make_unique<node>();
@@ -380,18 +407,19 @@ class engine {
     n.in_main = s.ghost.take(k.low);
     queue_of(s, n.in_main, n.info.priority).push_head(&n);
     if (deadline != never) s.deadlines.emplace(deadline, &n);
-    entries_.fetch_add(1, std::memory_order_relaxed);
-    weight_.fetch_add(weight, std::memory_order_relaxed);
+    out.entries += 1;
+    out.weight += static_cast<std::int64_t>(weight);
     return {insert_result::inserted, &n};
   }
 
   // Requeues a node whose info changed from `before` (an update is a use, so
   // it goes to the head) and moves its deadline slot and the totals.
-  void reindex_locked(shard& s, node& n, const entry_info& before) {
+  void reindex_locked(shard& s, node& n, const entry_info& before, batch& out) {
     n.info.priority = std::min<std::uint8_t>(n.info.priority, priorities - 1);
     queue_of(s, n.in_main, before.priority).unlink(&n);
     queue_of(s, n.in_main, n.info.priority).push_head(&n);
-    weight_.fetch_add(n.info.weight - before.weight, std::memory_order_relaxed);
+    out.weight +=
+        static_cast<std::int64_t>(n.info.weight) - static_cast<std::int64_t>(before.weight);
     if (before.deadline != n.info.deadline) {
       if (before.deadline != never) s.deadlines.erase({before.deadline, &n});
       if (n.info.deadline != never) s.deadlines.emplace(n.info.deadline, &n);
@@ -402,20 +430,20 @@ class engine {
     return (in_main ? s.main : s.small)[priority];
   }
 
-  void remove_locked(shard& s, node& n, removal_cause cause, removals& out) {
+  void remove_locked(shard& s, node& n, removal_cause cause, batch& out) {
     queue_of(s, n.in_main, n.info.priority).unlink(&n);
     if (n.info.deadline != never) s.deadlines.erase({n.info.deadline, &n});
-    entries_.fetch_sub(1, std::memory_order_relaxed);
-    weight_.fetch_sub(n.info.weight, std::memory_order_relaxed);
+    out.entries -= 1;
+    out.weight -= static_cast<std::int64_t>(n.info.weight);
     ++s.removed[static_cast<int>(cause)];
     const key k = n.k;
-    out.push_back({k, std::move(n.value), cause});
+    out.removed.push_back({k, std::move(n.value), cause});
     s.map.erase(k);
   }
 
   // One S3-FIFO eviction in `s`, never of `keep`. False if `s` has nothing
   // else to evict.
-  bool evict_one_locked(shard& s, const node* keep, removals& out) {
+  bool evict_one_locked(shard& s, const node* keep, batch& out) {
     for (int p = 0; p < priorities; ++p) {
       fifo& small = s.small[p];
       fifo& main = s.main[p];
@@ -460,27 +488,27 @@ class engine {
     return false;
   }
 
-  void evict_locked(shard& s, const node* keep, removals& out) {
-    while (over_budget() && evict_one_locked(s, keep, out)) {
+  void evict_locked(shard& s, const node* keep, batch& out) {
+    while (over_budget(out) && evict_one_locked(s, keep, out)) {
     }
   }
 
   // The inserting shard ran out of victims: take them from the others.
-  void evict_elsewhere(shard& origin, removals& out) {
+  void evict_elsewhere(shard& origin, batch& out) {
     const std::size_t start = static_cast<std::size_t>(&origin - shards_.data());
-    for (std::size_t i = 1; i <= shards_.size() && over_budget(); ++i) {
+    for (std::size_t i = 1; i <= shards_.size() && over_budget(out); ++i) {
       shard& s = shards_[(start + i) & mask_];
       std::lock_guard lock(s.mu);
       evict_locked(s, nullptr, out);
-      s.publish_deadline();
+      finish_locked(s, out);
     }
   }
 
-  void sweep_locked(shard& s, time_point t, std::size_t limit, removals& out) {
+  void sweep_locked(shard& s, time_point t, std::size_t limit, batch& out) {
     while (limit-- > 0 && !s.deadlines.empty() && s.deadlines.begin()->first <= t) {
       remove_locked(s, *s.deadlines.begin()->second, removal_cause::expired, out);
     }
-    s.publish_deadline();
+    finish_locked(s, out);
   }
 
   // Amortised reclamation: the shard just used, and one more picked by other
@@ -492,7 +520,7 @@ class engine {
 
   void sweep_if_due(shard& s, time_point t) {
     if (t.time_since_epoch().count() < s.next_deadline.load(std::memory_order_relaxed)) return;
-    removals out;
+    batch out;
     {
       std::unique_lock lock(s.mu, std::try_to_lock);
       if (!lock) return;
@@ -501,9 +529,9 @@ class engine {
     notify(out);
   }
 
-  void notify(removals& out) {
+  void notify(batch& out) {
     if (!config_.on_removal) return;
-    for (removal& r : out) config_.on_removal(r.k, std::move(r.value), r.cause);
+    for (removal& r : out.removed) config_.on_removal(r.k, std::move(r.value), r.cause);
   }
 
   static constexpr std::uint8_t promote_min_freq = 1;
