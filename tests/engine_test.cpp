@@ -270,3 +270,11 @@ TEST_CASE("threads hammering the engine keep it consistent") {
   CHECK(e.weight() <= 50'000);
   CHECK(inserted_weight.load() - removed_weight.load() == e.weight());
 }
+
+TEST_CASE("a byte bound of SIZE_MAX bounds by entry count only") {
+  fixture f;
+  engine<int> e(f.config(50, SIZE_MAX, 2));
+  for (std::uint64_t i = 0; i < 100; ++i) e.insert(k(i), static_cast<int>(i), 1000, never);
+  CHECK(e.size() == 50);
+  CHECK(e.stats().evicted == 50);
+}

@@ -12,6 +12,7 @@
 #include "recall/policy.hpp"
 #include "recall/registry.hpp"
 #include "recall/roles.hpp"
+#include "recall/session.hpp"
 #include "recall/session_id.hpp"
 #include "recall/stats.hpp"
 #include "recall/trusted_proxy.hpp"

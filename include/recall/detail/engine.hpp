@@ -363,11 +363,13 @@ class engine {
 
   shard& shard_for(const key& k) noexcept { return shards_[k.high & mask_]; }
 
+  // Unsigned arithmetic throughout, so a bound of SIZE_MAX means "no bound".
   bool over_budget(const batch& b) const noexcept {
-    const auto entries = static_cast<std::int64_t>(entries_.load(std::memory_order_relaxed));
-    const auto weight = static_cast<std::int64_t>(weight_.load(std::memory_order_relaxed));
-    return entries + b.entries > static_cast<std::int64_t>(config_.max_entries) ||
-           weight + b.weight > static_cast<std::int64_t>(config_.max_weight);
+    const std::size_t entries =
+        entries_.load(std::memory_order_relaxed) + static_cast<std::size_t>(b.entries);
+    const std::size_t weight =
+        weight_.load(std::memory_order_relaxed) + static_cast<std::size_t>(b.weight);
+    return entries > config_.max_entries || weight > config_.max_weight;
   }
 
   // Ends a locked operation on `s`: publishes its earliest deadline and
