@@ -192,14 +192,7 @@ class resource_cache {
   }
 
   std::pair<key, std::uint64_t> key_of(const Args&... args) const {
-    if (options_.scope == scope::global) return {make_key_with_seed(seed_, args...), 0};
-    const std::uint64_t tag = current_session_tag();
-    if (tag == 0) {
-      throw no_session_error("recall: cache_resource '" + identity_ +
-                             "' has scope::session but no session is open on this thread; "
-                             "call it while a recall::session handle is alive");
-    }
-    return {make_key_with_seed(seed_, args..., tag), tag};
+    return scoped_key(options_.scope, seed_, "cache_resource", identity_, args...);
   }
 
   bool is_valid(T& object) const noexcept {

@@ -7,8 +7,15 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "recall/clock.hpp"
+#include "recall/detail/session_scope.hpp"
+#include "recall/error.hpp"
+#include "recall/key.hpp"
 
 namespace recall {
 
@@ -25,6 +32,22 @@ namespace detail {
 inline time_point deadline_after(time_point now, duration ttl) {
   return ttl >= time_point::max() - now ? time_point::max() : now + ttl;
 }
+
+// The key of a call and the session tag that owns it (0 under scope::global).
+// Under scope::session the tag is hashed into the key as a last argument.
+template <class... Args>
+std::pair<key, std::uint64_t> scoped_key(scope where, std::uint64_t seed, std::string_view kind,
+                                         const std::string& name, const Args&... args) {
+  if (where == scope::global) return {make_key_with_seed(seed, args...), 0};
+  const std::uint64_t tag = current_session_tag();
+  if (tag == 0) {
+    throw no_session_error("recall: " + std::string(kind) + " '" + name +
+                           "' has scope::session but no session is open on this thread; "
+                           "call it while a recall::session handle is alive");
+  }
+  return {make_key_with_seed(seed, args..., tag), tag};
+}
+
 }  // namespace detail
 
 }  // namespace recall
