@@ -158,6 +158,9 @@ TEST_CASE("single-flight: 32 threads, one computation") {
   release = true;
   for (auto& r : results) CHECK(r.get() == 42);
   CHECK(calls == 1);
+  // As documented in stats.hpp: every caller that found no value is a miss,
+  // waiters of the single flight included; loads counts the computations.
+  CHECK(f.stats().misses == threads);
   CHECK(f.stats().loads == 1);
 }
 

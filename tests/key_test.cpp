@@ -1,6 +1,7 @@
 #include "recall/key.hpp"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -132,4 +133,39 @@ TEST_CASE("the string and arithmetic shortcuts write the bytes cereal would") {
 TEST_CASE("identity and version seed the key without ambiguity") {
   CHECK(recall::key_seed("ab", "c") != recall::key_seed("a", "bc"));
   CHECK(recall::make_key("f", "v", 1) == recall::make_key_with_seed(recall::key_seed("f", "v"), 1));
+}
+
+namespace {
+struct counter_service {
+  int calls = 0;
+  int query(int x) { return ++calls + x; }
+};
+}  // namespace
+
+TEST_CASE("unhashed of a pointer behaves like the pointer") {
+  counter_service service;
+  recall::unhashed<counter_service*> raw{&service};
+  CHECK(raw->query(10) == 11);
+  CHECK((*raw).calls == 1);
+
+  auto shared = std::make_shared<counter_service>();
+  recall::unhashed<std::shared_ptr<counter_service>> smart{shared};
+  CHECK(smart->query(0) == 1);
+  CHECK((*smart).calls == 1);
+
+  auto owned = std::make_unique<counter_service>();
+  counter_service* target = owned.get();
+  recall::unhashed<std::unique_ptr<counter_service>> unique{std::move(owned)};
+  CHECK(unique->query(1) == 2);
+  CHECK(&*unique == target);
+
+  // A non-pointer value is still reached through ->.
+  recall::unhashed<counter_service> by_value{};
+  CHECK(by_value->query(0) == 1);
+  CHECK(by_value.get().calls == 1);
+
+  // Only a fixed marker enters the key: two different pointees, one key.
+  counter_service other;
+  CHECK(recall::make_key("f", "", recall::unhashed<counter_service*>{&service}, 1) ==
+        recall::make_key("f", "", recall::unhashed<counter_service*>{&other}, 1));
 }

@@ -395,9 +395,10 @@ template <class Fn>
 auto cache_data(Fn fn, data_options options) {
   using signature = typename detail::callable_traits<Fn>::signature;
   using result = std::remove_cvref_t<typename detail::callable_traits<Fn>::result>;
-  if constexpr (!serializable<result>) {
-    detail::require_serializable<result>();  // stops here, before cereal adds its own errors
-  } else {
+  // Here, not in a helper: this body is instantiated at the call (its return
+  // type is deduced), so the message is the first error, before the caller's.
+  static_assert(serializable<result>, RECALL_UNSERIALIZABLE_MESSAGE);
+  if constexpr (serializable<result>) {
     return [&]<class R, class... Args>(std::type_identity<R(Args...)>) {
       return cached_function<result(Args...)>(std::move(fn), std::move(options),
                                               std::string(detail::type_name<Fn>()));

@@ -185,15 +185,16 @@ concept serializable =
     cereal::traits::is_input_serializable<T, detail::bounded_input_archive>::value &&
     std::is_default_constructible_v<T>;
 
+#define RECALL_UNSERIALIZABLE_MESSAGE                                                            \
+  "recall: this value type cannot be stored (the type is named in the 'In instantiation of' or " \
+  "'requirement' lines around this one). Fix: make it default-constructible and give it a "    \
+  "cereal serialize() (or save()/load()) function, and include the cereal/types/ header of "   \
+  "every standard type it holds."
+
 namespace detail {
 template <class T>
 constexpr void require_serializable() {
-  static_assert(
-      serializable<T>,
-      "recall: this value type cannot be stored (the type is T in the 'In instantiation of' line "
-      "above). Fix: make it default-constructible and give it a cereal "
-      "serialize() (or save()/load()) function, and include the cereal/types/ header "
-      "of every standard type it holds.");
+  static_assert(serializable<T>, RECALL_UNSERIALIZABLE_MESSAGE);
 }
 }  // namespace detail
 

@@ -58,14 +58,35 @@ struct key {
 
 // Marks an argument that must not be part of the key, like Streamlit's
 // leading-underscore parameters. Callers pass `recall::unhashed{conn}`.
+// Of a pointer (raw or smart), it behaves like the pointer: -> and * reach
+// the pointee, so `pool->query(sql)` works on an unhashed<db_pool*>.
 template <class T>
 struct unhashed {
   T value;
 
+  static constexpr bool pointer_like =
+      std::is_pointer_v<T> || requires(T& p) { p.operator->(); };
+
   T& get() noexcept { return value; }
   const T& get() const noexcept { return value; }
-  T* operator->() noexcept { return &value; }
-  const T* operator->() const noexcept { return &value; }
+  // For a pointer, the pointer itself: the -> chain then reaches the pointee.
+  decltype(auto) operator->() noexcept {
+    if constexpr (pointer_like) {
+      return (value);
+    } else {
+      return &value;
+    }
+  }
+  decltype(auto) operator->() const noexcept {
+    if constexpr (pointer_like) {
+      return (value);
+    } else {
+      return &value;
+    }
+  }
+  decltype(auto) operator*() const noexcept
+  requires pointer_like
+  { return *value; }
 };
 template <class T>
 unhashed(T) -> unhashed<T>;

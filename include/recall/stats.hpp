@@ -43,11 +43,13 @@ constexpr std::string_view to_string(removal_cause cause) noexcept {
 
 struct cache_stats {
   std::uint64_t hits = 0;
+  // Calls that found no value: every caller of a single-flight load counts,
+  // so 16 concurrent callers of one missing key are 16 misses and 1 load.
   std::uint64_t misses = 0;
   std::uint64_t stale_hits = 0;  // served from the refresh-ahead window
   std::uint64_t inserts = 0;
   std::uint64_t rejected = 0;       // values larger than the whole byte budget
-  std::uint64_t loads = 0;          // calls of the user's function
+  std::uint64_t loads = 0;          // calls of the user's function (misses share them)
   std::uint64_t load_failures = 0;  // ... that threw
   std::chrono::nanoseconds load_time{0};
   std::uint64_t refreshes = 0;          // background refresh-ahead loads that succeeded
