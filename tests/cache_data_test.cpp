@@ -266,6 +266,50 @@ TEST_CASE("cache_errors stores the exception for the ttl") {
   CHECK(calls == 1);
 }
 
+TEST_CASE("with cache_errors, a failed refresh keeps the good value") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  manual_executor executor;
+  bool fail = false;
+  auto f = recall::cache_data(
+      [&](int x) {
+        if (fail) throw std::runtime_error("warehouse down");
+        return x;
+      },
+      {.name = "errors_refresh", .ttl = 10min, .refresh_after = 4min, .cache_errors = true,
+       .clock = clock, .executor = executor.hook()});
+  CHECK(f(7) == 7);
+  clock->advance(5min);
+  fail = true;
+  CHECK(f(7) == 7);  // stale: served, refresh queued
+  CHECK(executor.run_all() == 1);
+  CHECK(f.stats().refresh_failures == 1);
+  // The error of a background refresh is not cached over the good value.
+  CHECK(f(7) == 7);
+  CHECK(f.lookup(7).computed_at == clock->now() - 5min);
+}
+
+TEST_CASE("an executor that throws does not block later refreshes") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  manual_executor executor;
+  bool refuse = true;
+  auto f = recall::cache_data(
+      [&, n = 0](int x) mutable { return x * 100 + ++n; },
+      {.name = "throwing_executor", .ttl = 10min, .refresh_after = 4min, .clock = clock,
+       .executor = [&](std::function<void()> task) {
+         if (refuse) throw std::runtime_error("executor shutting down");
+         executor.tasks.push_back(std::move(task));
+       }});
+  CHECK(f(1) == 101);
+  clock->advance(5min);
+  // The caller has its value; the refusal is counted, not thrown at it.
+  CHECK(f(1) == 101);
+  CHECK(f.stats().refreshes_dropped == 1);
+  refuse = false;
+  CHECK(f(1) == 101);  // the refresh is claimed again
+  CHECK(executor.run_all() == 1);
+  CHECK(f(1) == 102);
+}
+
 TEST_CASE("session scope: per session, dropped when the session ends") {
   int calls = 0;
   auto f = recall::cache_data([&](int x) { return x + ++calls; },

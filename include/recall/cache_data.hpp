@@ -69,6 +69,8 @@ struct data_options {
   bool cache_errors = false;
   std::shared_ptr<const recall::clock> clock = default_clock();
   // Runs background refreshes; empty means the library's own two threads.
+  // An executor that throws refuses the refresh: it is counted in
+  // refreshes_dropped, and a later stale hit tries again.
   std::function<void(std::function<void()>)> executor{};
 };
 
@@ -273,11 +275,15 @@ class data_cache {
       });
       if (error) std::rethrow_exception(error);
       if (stored) return *stored;
-      return compute_and_store(k, tag, args...);
+      return compute_and_store(k, tag, origin::caller, args...);
     });
   }
 
-  loaded compute_and_store(const key& k, std::uint64_t tag, const Args&... args) {
+  // A caller's failure may be cached (cache_errors); a background refresh's
+  // never is: the value it was refreshing stays until its ttl.
+  enum class origin { caller, refresh };
+
+  loaded compute_and_store(const key& k, std::uint64_t tag, origin from, const Args&... args) {
     loads_.fetch_add(1, std::memory_order_relaxed);
     const auto started = std::chrono::steady_clock::now();
     const time_point computed_at = engine_.now();
@@ -288,7 +294,7 @@ class data_cache {
     } catch (...) {
       add_load_time(started);
       load_failures_.fetch_add(1, std::memory_order_relaxed);
-      if (options_.cache_errors) {
+      if (options_.cache_errors && from == origin::caller) {
         engine_.insert(k, entry{nullptr, nullptr, std::current_exception(), computed_at, nullptr},
                        1, deadline, tag);
       }
@@ -325,16 +331,22 @@ class data_cache {
       }
       life->leave();
     };
-    if (options_.executor) {
-      options_.executor(std::move(task));
-    } else if (!submit_refresh(std::move(task))) {
+    bool queued = false;
+    try {
+      queued = options_.executor ? (options_.executor(std::move(task)), true)
+                                 : submit_refresh(std::move(task));
+    } catch (...) {
+      // The caller has its value; a refused refresh is counted, and the next
+      // stale hit claims it again.
+    }
+    if (!queued) {
       refreshes_dropped_.fetch_add(1, std::memory_order_relaxed);
       flag->store(false, std::memory_order_release);
     }
   }
 
   void refresh(const key& k, std::uint64_t tag, const Args&... args) {
-    flights_.run(k, identity_, [&] { return compute_and_store(k, tag, args...); });
+    flights_.run(k, identity_, [&] { return compute_and_store(k, tag, origin::refresh, args...); });
   }
 
   function fn_;
