@@ -1,6 +1,9 @@
 #include "recall/registry.hpp"
 
+#include <algorithm>
+
 #include "recall/detail/hook_list.hpp"
+#include "recall/detail/l2_tier.hpp"
 
 namespace recall {
 namespace {
@@ -32,6 +35,18 @@ void clear_all() {
   entries().for_each([](const entry& e) {
     if (e.hooks.clear) e.hooks.clear();
   });
+}
+
+tag_invalidation invalidate_tag(std::string_view tag) {
+  tag_invalidation out;
+  // The markers first, so that no cache refills its memory from old records.
+  out.unreachable_stores = detail::l2_tier::announce_tag(tag);
+  entries().for_each([&](const entry& e) {
+    if (std::find(e.hooks.tags.begin(), e.hooks.tags.end(), tag) == e.hooks.tags.end()) return;
+    ++out.caches;
+    if (e.hooks.clear_memory) e.hooks.clear_memory();
+  });
+  return out;
 }
 
 std::vector<metric> to_metrics(const cache_stats& st) {

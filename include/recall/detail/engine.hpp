@@ -92,7 +92,9 @@ class engine {
   // Calls f(const V&, const entry_info&) under a shared lock if `k` holds a
   // live entry. Counts a hit or a miss unless Quiet. With Expired, f also sees
   // an entry past its deadline that is not reclaimed yet (a session store
-  // tells "expired" from "unknown" that way).
+  // tells "expired" from "unknown" that way). An f that returns bool says
+  // whether the entry was of use: false makes it a miss (a cache_data value
+  // past its ttl, kept only for fail-safe).
   template <bool Quiet = false, bool Expired = false, class F>
   bool visit(const key& k, F&& f) {
     const time_point t = now();
@@ -105,8 +107,12 @@ class engine {
         node& n = *it->second;
         const auto freq = n.freq.load(std::memory_order_relaxed);
         if (freq < max_freq) n.freq.store(freq + 1, std::memory_order_relaxed);
-        f(static_cast<const V&>(n.value), static_cast<const entry_info&>(n.info));
-        found = true;
+        if constexpr (std::is_same_v<decltype(f(n.value, n.info)), bool>) {
+          found = f(static_cast<const V&>(n.value), static_cast<const entry_info&>(n.info));
+        } else {
+          f(static_cast<const V&>(n.value), static_cast<const entry_info&>(n.info));
+          found = true;
+        }
       }
     }
     if constexpr (!Quiet) (found ? s.hits : s.misses).fetch_add(1, std::memory_order_relaxed);
