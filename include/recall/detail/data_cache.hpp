@@ -101,7 +101,8 @@ class data_cache final : private l2_tier::listener {
     engine_.template visit<true>(k, [&](const entry& e, const entry_info&) {
       if (e.error || t >= e.expires_at) return;
       out.emplace(
-          lookup_result<R>{*e.value, e.computed_at, t - e.computed_at, is_stale(e, t), true});
+          lookup_result<R>{*e.value, e.computed_at, t - e.computed_at, is_stale(e.computed_at, t),
+                           true});
     });
     return out;
   }
@@ -169,6 +170,12 @@ class data_cache final : private l2_tier::listener {
   // A caller's failure may be cached (cache_errors); a background refresh's
   // never is: the value it was refreshing stays until its ttl.
   enum class origin { caller, refresh };
+  // What this call learnt of the second level: once it did not answer, the
+  // call does not wait for it again (a frozen Redis costs one timeout).
+  struct l2_claim {
+    bool reachable = false;
+    bool leased = false;  // this process computes the key for the fleet
+  };
 
   static data_options validate(data_options o) {
     const std::string who =
@@ -208,9 +215,10 @@ class data_cache final : private l2_tier::listener {
     return scoped_key(options_.scope, seed_, "cache_data", identity_, args...);
   }
 
-  bool is_stale(const entry& e, time_point t) const {
-    return options_.refresh_after && t - e.computed_at >= *options_.refresh_after;
+  bool is_stale(time_point computed_at, time_point t) const {
+    return options_.refresh_after && t - computed_at >= *options_.refresh_after;
   }
+  bool is_stale(time_point computed_at) const { return is_stale(computed_at, engine_.now()); }
 
   time_point engine_deadline(time_point expires_at) const {
     return options_.fail_safe ? deadline_after(expires_at, *options_.fail_safe) : expires_at;
@@ -258,7 +266,7 @@ class data_cache final : private l2_tier::listener {
   void note_staleness(const entry& e, time_point t, lookup_result<R>* meta,
                       std::shared_ptr<std::atomic<bool>>& refresh) {
     if (!options_.refresh_after && !meta) return;
-    const bool stale = is_stale(e, t);
+    const bool stale = is_stale(e.computed_at, t);
     if (meta) *meta = {{}, e.computed_at, t - e.computed_at, stale, true, false};
     if (!stale) return;
     stale_hits_.fetch_add(1, std::memory_order_relaxed);
@@ -291,24 +299,26 @@ class data_cache final : private l2_tier::listener {
       // Another caller may have stored it between our miss and this flight.
       in_memory memory = from_memory(k);
       if (memory.live) return *memory.live;
-      bool leased = false;
+      l2_claim claim;
       if (l2_) {
-        if (std::optional<loaded> found = from_l2(k, tag, memory.expired, leased)) return *found;
+        if (std::optional<loaded> found = from_l2(k, tag, memory.expired, claim)) return *found;
       }
-      return compute_and_store(k, tag, origin::caller, memory.expired, leased, args...);
+      return compute_and_store(k, tag, origin::caller, memory.expired, claim, args...);
     });
   }
 
   // L2, with one computation per key for the fleet: returns a result, or
-  // nullopt when this process should compute (it then holds the lease if
-  // `leased`). An expired record may become the fail-safe fallback.
+  // nullopt when this process should compute (`claim` says whether L2
+  // answered and whether this process holds the lease). An expired record
+  // may become the fail-safe fallback.
   std::optional<loaded> from_l2(const key& k, std::uint64_t tag, std::optional<loaded>& fallback,
-                                bool& leased) {
+                                l2_claim& claim) {
     const auto& o = options_.l2->options();
     const auto give_up = std::chrono::steady_clock::now() + o.lease_wait;
     bool waited = false;
     for (;;) {
       l2_tier::lookup found = l2_->read(k);
+      claim.reachable = found.available;
       if (!found.available) return std::nullopt;
       if (found.record) {
         if (std::optional<loaded> l = admit(k, tag, *found.record, fallback)) {
@@ -319,7 +329,8 @@ class data_cache final : private l2_tier::listener {
       if (!waited) l2_->count_miss();
       if (!found.leased) {
         const l2_tier::lease lease = l2_->acquire(k);
-        if (lease == l2_tier::lease::acquired) leased = true;
+        claim.reachable = lease != l2_tier::lease::unavailable;
+        claim.leased = lease == l2_tier::lease::acquired;
         if (lease != l2_tier::lease::held_elsewhere) return std::nullopt;
       }
       if (!waited) l2_->count_lease_wait();
@@ -365,7 +376,7 @@ class data_cache final : private l2_tier::listener {
   }
 
   loaded compute_and_store(const key& k, std::uint64_t tag, origin from,
-                           const std::optional<loaded>& fallback, bool leased,
+                           const std::optional<loaded>& fallback, l2_claim claim,
                            const Args&... args) {
     loads_.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t epoch = invalidations_.load(std::memory_order_acquire);
@@ -378,7 +389,7 @@ class data_cache final : private l2_tier::listener {
     } catch (...) {
       add_load_time(started);
       load_failures_.fetch_add(1, std::memory_order_relaxed);
-      if (leased) l2_->release(k);
+      if (claim.leased) l2_->release(k);
       if (std::optional<loaded> served = serve_fail_safe(k, tag, fallback)) return *served;
       if (options_.cache_errors && from == origin::caller) {
         engine_.insert(k,
@@ -399,9 +410,9 @@ class data_cache final : private l2_tier::listener {
                      entry{value, nullptr, computed_at, expires_at, time_point::min(),
                            std::make_shared<std::atomic<bool>>()},
                      weight, engine_deadline(expires_at), tag);
-      if (l2_) write_l2(k, computed_at, expires_at, std::move(bytes));
+      if (claim.reachable) write_l2(k, computed_at, expires_at, std::move(bytes));
     }
-    if (leased) l2_->release(k);
+    if (claim.leased) l2_->release(k);
     return {std::move(value), computed_at, expires_at, weight};
   }
 
@@ -469,27 +480,36 @@ class data_cache final : private l2_tier::listener {
     }
   }
 
-  // With L2 the refresh runs once per fleet: a replica that finds a newer
-  // result there takes it, and one that finds the key leased leaves it to
-  // the holder (whose result drops every replica's old copy).
+  // With L2 the refresh runs once per fleet: a replica that finds a fresh
+  // result there (another replica refreshed) takes it, and one that finds
+  // the key leased leaves the work to the holder, whose result then replaces
+  // every replica's old copy.
   void refresh(const key& k, std::uint64_t tag, const Args&... args) {
     flights_.run(k, identity_, [&]() -> loaded {
       in_memory memory = from_memory(k);
-      bool leased = false;
-      if (l2_ && memory.live) {
-        l2_tier::lookup found = l2_->read(k);
-        std::optional<loaded> ignored;
-        if (found.record && found.record->computed_at > to_wall(memory.live->computed_at)) {
-          if (std::optional<loaded> newer = admit(k, tag, *found.record, ignored)) return *newer;
+      l2_claim claim;
+      if (l2_) {
+        const l2_tier::lookup found = l2_->read(k);
+        claim.reachable = found.available;
+        std::optional<loaded> newer;
+        if (found.record &&
+            (!memory.live || found.record->computed_at > to_wall(memory.live->computed_at))) {
+          std::optional<loaded> expired;
+          newer = admit(k, tag, *found.record, expired);
+          if (newer && !is_stale(newer->computed_at)) return *newer;
         }
         if (found.available) {
           const l2_tier::lease lease =
               found.leased ? l2_tier::lease::held_elsewhere : l2_->acquire(k);
-          if (lease == l2_tier::lease::held_elsewhere) return *memory.live;
-          leased = lease == l2_tier::lease::acquired;
+          if (lease == l2_tier::lease::held_elsewhere) {
+            if (newer) return *newer;
+            if (memory.live) return *memory.live;
+          }
+          claim.reachable = lease != l2_tier::lease::unavailable;
+          claim.leased = lease == l2_tier::lease::acquired;
         }
       }
-      return compute_and_store(k, tag, origin::refresh, std::nullopt, leased, args...);
+      return compute_and_store(k, tag, origin::refresh, std::nullopt, claim, args...);
     });
   }
 
