@@ -361,6 +361,21 @@ TEST_CASE("a restarted server: the same client recovers by itself within 2 s") {
   CHECK(s.reconnects >= 1);
 }
 
+TEST_CASE("a server restarted while the client was idle: the next call already succeeds") {
+  redis_server server;
+  auto o = options_for(server);
+  o.pool_size = 1;
+  recall::redis_client client(o);
+  client.command({"PING"});
+  server.restart();
+  // The pooled connection was closed by the old server: noticed before use.
+  CHECK(client.command({"PING"}).str() == "PONG");
+  const auto s = client.stats();
+  CHECK(s.failures() == 0);
+  CHECK(s.connects == 2);
+  CHECK(s.reconnects == 1);
+}
+
 TEST_CASE("a frozen server: each call gives up after command_timeout with timeout") {
   redis_server server;
   recall::redis_options o;

@@ -189,30 +189,42 @@ struct redis_client::impl {
     {
       std::lock_guard lock(gate_mu);
       const auto now = o.clock->now();
-      // The breaker's probe is the attempt the breaker chose to make.
-      if (admitted != admission::probe && now < next_attempt) {
+      // After a failed attempt, one attempt per backoff delay, not one per
+      // caller. The breaker's probe is the attempt the breaker chose to make.
+      const bool recovering = retry.failures() > 0;
+      if (admitted != admission::probe && recovering && (now < next_attempt || attempting)) {
         // The failure stays what it was (refused credentials remain an auth
         // error), but nobody waited: no timeout.
         throw redis_error(
             last_connect_code == redis_errc::timeout ? redis_errc::unavailable : last_connect_code,
-            fmt::format("{}: not connected; reconnect backoff allows the next "
-                        "attempt in {}. The last one failed: {}",
-                        settings->label, millis(next_attempt - now), last_connect_failure));
+            fmt::format("{}: not connected; {}. The last attempt failed: {}", settings->label,
+                        attempting ? std::string("another call is reconnecting")
+                                   : "reconnect backoff allows the next attempt "
+                                     "in " +
+                                         millis(next_attempt - now),
+                        last_connect_failure));
       }
+      if (recovering) attempting = true;
     }
     try {
       held.conn = redis_connection::open(*settings, deadline);
     } catch (const redis_error& e) {
       std::lock_guard lock(gate_mu);
+      attempting = false;
       next_attempt = o.clock->now() + retry.next_delay();
       last_connect_failure = e.what();
       last_connect_code = e.code();
+      throw;
+    } catch (...) {
+      std::lock_guard lock(gate_mu);
+      attempting = false;
       throw;
     }
     connects.fetch_add(1, std::memory_order_relaxed);
     connections.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(gate_mu);
     retry.reset();
+    attempting = false;
     next_attempt = {};
     if (lost_connections > 0) {
       --lost_connections;
@@ -314,6 +326,7 @@ struct redis_client::impl {
   time_point next_attempt{};
   std::string last_connect_failure;
   redis_errc last_connect_code = redis_errc::unavailable;
+  bool attempting = false;             // a connection attempt after a failure is under way
   std::uint64_t lost_connections = 0;  // dropped, not yet replaced
 
   mutable std::mutex subscriber_mu;
