@@ -30,10 +30,12 @@ endif()
 add_library(recall_redis
   src/redis/client.cpp
   src/redis/connection.cpp
+  src/redis/options.cpp
   src/redis/reply.cpp
   src/redis/sha1.cpp
   src/redis/stats.cpp
   src/redis/subscriber.cpp
+  src/redis/subscription.cpp
 )
 add_library(recall::redis ALIAS recall_redis)
 set_target_properties(recall_redis PROPERTIES EXPORT_NAME redis CXX_EXTENSIONS OFF)

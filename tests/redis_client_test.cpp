@@ -409,6 +409,38 @@ TEST_CASE("a frozen server: each call gives up after command_timeout with timeou
   }));
 }
 
+TEST_CASE("callers queued for a busy pool give up within command_timeout too") {
+  redis_server server;
+  recall::redis_options o;
+  o.port = server.port();
+  o.command_timeout = 50ms;
+  o.pool_size = 1;
+  o.breaker_failures = SIZE_MAX;
+  recall::redis_client client(o);
+  client.command({"PING"});
+  server.freeze();
+  std::vector<std::thread> callers;
+  std::atomic<int> slow{0}, not_thrown{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      const auto start = real_clock::now();
+      try {
+        client.command({"PING"});
+        ++not_thrown;
+      } catch (const recall::redis_error& e) {
+        if (e.code() != redis_errc::timeout && e.code() != redis_errc::unavailable) ++not_thrown;
+      }
+      if (real_clock::now() - start > 50ms + 150ms) ++slow;
+    });
+  }
+  for (auto& c : callers) c.join();
+  CHECK(not_thrown == 0);
+  CHECK(slow == 0);
+  const auto s = client.stats();
+  CHECK(s.pool_waits >= 1);
+  CHECK(s.failures_timeout + s.pool_exhausted == 4);
+}
+
 TEST_CASE("a frozen server opens the breaker: later calls fail fast") {
   redis_server server;
   recall::redis_options o;
@@ -475,6 +507,24 @@ TEST_CASE("subscriptions share one connection; each is served until its handle g
   REQUIRE(b.wait_for_messages(2));
   std::lock_guard lock(a.mu);
   CHECK(a.messages.size() == 1);
+}
+
+// Regression: the replies to several SUBSCRIBEs sent together arrive in one
+// read; those after the first were left in hiredis' reader until other
+// traffic came, so a quiet subscription stayed inactive.
+TEST_CASE("subscriptions made together all become active without other traffic") {
+  redis_server server;
+  auto o = options_for(server);
+  o.subscriber_ping_interval = 1h;
+  recall::redis_client client(o);
+  server.kill();  // the subscriber cannot connect: both wait for the same connection
+  auto a = client.subscribe("recall:a", [](std::string_view) {});
+  auto b = client.subscribe("recall:b", [](std::string_view) {});
+  auto c = client.subscribe("recall:c", [](std::string_view) {});
+  server.restart();
+  CHECK(a.wait_until_active(5s));
+  CHECK(b.wait_until_active(5s));
+  CHECK(c.wait_until_active(5s));
 }
 
 TEST_CASE("a subscriber survives a server restart and runs on_reconnect") {

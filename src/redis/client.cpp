@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "connection.hpp"
+#include "options.hpp"
 #include "recall/detail/backoff.hpp"
 #include "recall/detail/circuit_breaker.hpp"
 #include "recall/detail/rate_limited_log.hpp"
@@ -39,46 +40,13 @@ void ignore_sigpipe_if_default() {
   });
 }
 
-void validate(const redis_options& o) {
-  const auto fail = [&](std::string_view problem) {
-    throw config_error(fmt::format("recall::redis_client '{}': {}", o.name, problem));
-  };
-  if (o.host.empty() && o.unix_socket.empty())
-    fail("host is empty; set host (and port) or unix_socket");
-  if (o.unix_socket.empty() && o.port == 0)
-    fail("port is 0; set the server's port (6379 by default)");
-  if (!o.username.empty() && o.password.empty()) {
-    fail("a username needs a password (AUTH username password); set password");
-  }
-  if (o.database < 0) fail("database is negative; use 0..15 (or the server's `databases` - 1)");
-  if (o.connect_timeout <= duration::zero()) fail("connect_timeout must be positive");
-  if (o.command_timeout <= duration::zero()) fail("command_timeout must be positive");
-  if (o.pool_size == 0) fail("pool_size is 0; a client needs at least one connection");
-  if (o.reconnect_backoff_min <= duration::zero() ||
-      o.reconnect_backoff_max < o.reconnect_backoff_min) {
-    fail("reconnect backoff needs 0 < reconnect_backoff_min <= reconnect_backoff_max");
-  }
-  if (o.breaker_failures == 0)
-    fail("breaker_failures is 0; use SIZE_MAX for a breaker that never opens");
-  if (o.breaker_open_for <= duration::zero()) fail("breaker_open_for must be positive");
-  if (o.subscriber_ping_interval <= duration::zero())
-    fail("subscriber_ping_interval must be positive");
-  if (o.log_interval < duration::zero()) fail("log_interval is negative");
-  if (!o.clock) fail("clock is null; leave it at recall::default_clock()");
-}
-
-std::string endpoint_of(const redis_options& o) {
-  if (!o.unix_socket.empty()) return "unix:" + o.unix_socket;
-  if (o.host.find(':') != std::string::npos) return fmt::format("[{}]:{}", o.host, o.port);
-  return fmt::format("{}:{}", o.host, o.port);
-}
-
 }  // namespace
 
 struct redis_client::impl {
   explicit impl(redis_options options)
-      : settings(std::make_shared<const detail::connection_settings>(detail::connection_settings{
-            options, fmt::format("recall redis '{}'", options.name), endpoint_of(options)})),
+      : settings(std::make_shared<const detail::connection_settings>(
+            detail::connection_settings{options, fmt::format("recall redis '{}'", options.name),
+                                        detail::endpoint_of(options)})),
         o(settings->options),
         log(std::make_shared<detail::rate_limited_log>(o.on_error, o.log_interval, o.clock)),
         breaker(o.breaker_failures, o.breaker_open_for, o.clock),
@@ -343,7 +311,7 @@ struct redis_client::impl {
 // --- redis_client ------------------------------------------------------------
 
 redis_client::redis_client(redis_options options) {
-  validate(options);
+  detail::validate(options);
   ignore_sigpipe_if_default();
   impl_ = std::make_unique<impl>(std::move(options));
   impl_->registration.emplace(impl_->o.name, "redis",
@@ -437,41 +405,5 @@ redis_stats redis_client::stats() const { return impl_->snapshot(); }
 const std::string& redis_client::prefix() const noexcept { return impl_->o.key_prefix; }
 
 const redis_options& redis_client::options() const noexcept { return impl_->o; }
-
-// --- redis_subscription ------------------------------------------------------
-
-redis_subscription::redis_subscription(redis_subscription&& other) noexcept
-    : owner_(std::move(other.owner_)),
-      id_(std::exchange(other.id_, 0)),
-      channel_(std::move(other.channel_)) {}
-
-redis_subscription& redis_subscription::operator=(redis_subscription&& other) noexcept {
-  if (this != &other) {
-    reset();
-    owner_ = std::move(other.owner_);
-    id_ = std::exchange(other.id_, 0);
-    channel_ = std::move(other.channel_);
-  }
-  return *this;
-}
-
-redis_subscription::~redis_subscription() { reset(); }
-
-void redis_subscription::reset() noexcept {
-  if (id_ == 0) return;
-  if (auto owner = owner_.lock()) owner->remove(id_);
-  id_ = 0;
-  owner_.reset();
-}
-
-bool redis_subscription::active() const {
-  const auto owner = owner_.lock();
-  return owner && id_ != 0 && owner->active(id_);
-}
-
-bool redis_subscription::wait_until_active(duration timeout) const {
-  const auto owner = owner_.lock();
-  return owner && id_ != 0 && owner->wait_until_active(id_, timeout);
-}
 
 }  // namespace recall

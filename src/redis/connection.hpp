@@ -1,6 +1,6 @@
 // One hiredis connection of the Redis client: connect, handshake, commands,
-// and the mapping of hiredis failures to redis_error. The only file besides
-// connection.cpp and subscriber.cpp that sees hiredis.
+// and the mapping of hiredis failures to redis_error. connection.cpp is the
+// only file that includes hiredis.
 //
 // Thread safety: a connection is used by one thread at a time (the pool
 // hands it out; the subscriber thread owns its own).

@@ -176,9 +176,7 @@ void redis_subscriber::sync_channels() {
     it = on_server_.erase(it);
     sent_any = true;
   }
-  // Sends what was appended and reads one reply (maybe an earlier message);
-  // the rest arrive through wait_for_traffic().
-  if (sent_any) handle(connection_->read_reply("SUBSCRIBE"));
+  if (sent_any) send_and_handle("SUBSCRIBE");
 }
 
 void redis_subscriber::ping_if_quiet() {
@@ -186,7 +184,21 @@ void redis_subscriber::ping_if_quiet() {
   const std::array<std::string_view, 1> argv = {"PING"};
   connection_->append(argv);
   awaiting_.emplace_back(sent::ping, std::string());
-  handle(connection_->read_reply("PING"));
+  send_and_handle("PING");
+}
+
+// Sends what was appended and reads one reply (maybe an earlier message),
+// then handles every other reply that one read brought. hiredis sends the
+// buffered commands only when no complete reply is waiting in its reader, so
+// none may be left behind: every reading path ends with handle_buffered().
+void redis_subscriber::send_and_handle(std::string_view command_name) {
+  handle(connection_->read_reply(command_name));
+  handle_buffered();
+}
+
+void redis_subscriber::handle_buffered() {
+  redis_reply reply;
+  while (connection_->next_buffered_reply(reply)) handle(reply);
 }
 
 void redis_subscriber::wait_for_traffic() {
@@ -202,8 +214,7 @@ void redis_subscriber::wait_for_traffic() {
   }
   if (fds[0].revents != 0) {
     connection_->read_available();
-    redis_reply reply;
-    while (connection_->next_buffered_reply(reply)) handle(reply);
+    handle_buffered();
   }
 }
 

@@ -72,6 +72,8 @@ class redis_subscriber {
   void sync_channels();
   void ping_if_quiet();
   void wait_for_traffic();
+  void send_and_handle(std::string_view command_name);
+  void handle_buffered();
   void handle(const redis_reply& reply);
   void activate(const std::string& channel);
   void deliver(std::string_view channel, std::string_view message);
