@@ -83,7 +83,8 @@ struct redis_client::impl {
                                     settings->label, o.breaker_failures,
                                     millis(breaker.remaining_open()), settings->endpoint));
     }
-    const auto deadline = real_clock::now() + o.command_timeout;
+    const auto start = real_clock::now();
+    const auto deadline = start + o.command_timeout;
     std::optional<lease> held = acquire(deadline);
     if (!held) {
       breaker.abandon(admitted);
@@ -96,7 +97,7 @@ struct redis_client::impl {
                                     settings->label, millis(o.command_timeout), o.pool_size));
     }
     try {
-      redis_connection& c = connected(*held, admitted, deadline);
+      redis_connection& c = connected(*held, admitted, start, deadline);
       c.set_timeout(time_left(deadline));
       auto result = body(c);
       held->succeeded = true;
@@ -148,8 +149,9 @@ struct redis_client::impl {
     ++lost_connections;
   }
 
-  redis_connection& connected(lease& held, admission admitted, real_clock::time_point deadline) {
-    if (held.conn && held.conn->closed_while_idle()) {
+  redis_connection& connected(lease& held, admission admitted, real_clock::time_point start,
+                              real_clock::time_point deadline) {
+    if (held.conn && held.conn->closed_while_idle(start)) {
       held.conn.reset();
       drop_connection();
     }

@@ -158,8 +158,11 @@ void redis_connection::handshake(real_clock::time_point deadline) {
   }
 }
 
-bool redis_connection::closed_while_idle() const noexcept {
+bool redis_connection::closed_while_idle(real_clock::time_point now) noexcept {
   if (context_->err != 0) return true;
+  const bool idle = now - last_used_ >= idle_check_after;
+  last_used_ = now;
+  if (!idle) return false;
   pollfd p{context_->fd, POLLIN, 0};
   return ::poll(&p, 1, 0) != 0;
 }

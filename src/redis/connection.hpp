@@ -21,6 +21,8 @@ namespace recall::detail {
 
 using real_clock = std::chrono::steady_clock;
 
+inline constexpr auto idle_check_after = std::chrono::milliseconds(1);
+
 // What every connection of one client shares: the options and the words
 // that name the client and its server in messages.
 struct connection_settings {
@@ -46,8 +48,11 @@ class redis_connection {
   redis_connection& operator=(const redis_connection&) = delete;
 
   // Readable while idle means the server closed the connection (or sent
-  // something unasked): it must not be used.
-  bool closed_while_idle() const noexcept;
+  // something unasked): it must not be used. Checked (one poll() call) only
+  // after idle_check_after without use: a connection in constant use learns
+  // of a dead server from its next read anyway, and costs no syscall more.
+  // `now` is the start of the call about to use it.
+  bool closed_while_idle(real_clock::time_point now) noexcept;
 
   // The socket send/receive timeout of the following calls (a syscall only
   // when it changes).
@@ -77,6 +82,7 @@ class redis_connection {
   const connection_settings& settings_;
   redisContext* context_;
   duration timeout_;
+  real_clock::time_point last_used_ = real_clock::now();
 };
 
 }  // namespace recall::detail
