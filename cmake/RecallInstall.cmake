@@ -6,7 +6,12 @@ install(TARGETS recall EXPORT recall-targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/recall DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET recall_redis)
+  install(DIRECTORY include/recall DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY include/recall DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          PATTERN "redis*.hpp" EXCLUDE)
+endif()
 
 set(recall_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/recall)
 install(EXPORT recall-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
@@ -19,6 +24,19 @@ install(FILES
   ${PROJECT_BINARY_DIR}/recall-config-version.cmake
   cmake/RecallDependencies.cmake
   DESTINATION ${recall_cmake_dir})
+
+# recall::redis: its own export set, so that find_package(recall) needs
+# hiredis only where recall was built with it.
+if(TARGET recall_redis)
+  install(TARGETS recall_redis EXPORT recall-redis-targets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(EXPORT recall-redis-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
+  install(FILES cmake/RecallHiredis.cmake DESTINATION ${recall_cmake_dir})
+  configure_file(cmake/recall-redis.pc.in ${PROJECT_BINARY_DIR}/recall-redis.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/recall-redis.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()
 
 configure_file(cmake/recall.pc.in ${PROJECT_BINARY_DIR}/recall.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/recall.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
