@@ -33,6 +33,7 @@ add_library(recall_redis
   src/redis/options.cpp
   src/redis/reply.cpp
   src/redis/sha1.cpp
+  src/redis/store.cpp
   src/redis/stats.cpp
   src/redis/subscriber.cpp
   src/redis/subscription.cpp

@@ -12,7 +12,7 @@ namespace {
 constexpr char magic[4] = {'R', 'C', 'L', '2'};
 constexpr std::uint16_t format = 1;
 constexpr std::uint16_t signed_flag = 1;
-constexpr std::size_t header_size = 4 + 2 + 2 + 8 + 8;
+constexpr std::size_t header_size = 4 + 2 + 2 + 8 + 8 + 8;
 constexpr std::size_t checksum_size = 8;
 constexpr std::size_t signature_size = 32;
 
@@ -69,6 +69,7 @@ std::string encode_l2_record(std::string_view key, const l2_record& record,
   put<std::uint16_t>(out, signer ? signed_flag : 0);
   put<std::int64_t>(out, to_ns(record.computed_at));
   put<std::int64_t>(out, to_ns(record.expires_at));
+  put<std::uint64_t>(out, record.generation);
   const std::string_view header(out.data(), header_size);
   if (signer) {
     const sha256_digest mac = signature(*signer, key, header, record.value);
@@ -115,7 +116,7 @@ std::optional<l2_record> decode_l2_record(std::string_view key, std::string_view
     return std::nullopt;
   }
   return l2_record{from_ns(get<std::int64_t>(bytes, 8)), from_ns(get<std::int64_t>(bytes, 16)),
-                   std::string(value)};
+                   get<std::uint64_t>(bytes, 24), std::string(value)};
 }
 
 }  // namespace recall::detail

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "recall/detail/hook_list.hpp"
+#include "recall/detail/xxhash.hpp"
 #include "recall/error.hpp"
 
 namespace recall::detail {
@@ -21,8 +22,8 @@ namespace {
 // delimit the hash tag), no spaces (they separate message fields).
 void check_key_part(std::string_view what, std::string_view part, std::string_view cache) {
   const bool fine = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || c == '/';
   });
   if (!fine) {
     throw config_error(fmt::format(
@@ -45,11 +46,8 @@ const std::string& process_origin() {
   return id;
 }
 
-std::string stamp_of(const clock& c) {
-  return fmt::format("{}", std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               c.wall_now().time_since_epoch())
-                               .count());
-}
+// A marker's new value: any change of it is an invalidation.
+std::string new_token() { return random_id() + random_id(); }
 
 std::optional<key> parse_key(std::string_view hex) {
   if (hex.size() != 32) return std::nullopt;
@@ -61,6 +59,19 @@ std::optional<key> parse_key(std::string_view hex) {
     return std::nullopt;
   }
   return k;
+}
+
+// The markers' values (entries 2... of a read), hashed: absent and present
+// markers are told apart, and so are their order and boundaries.
+std::uint64_t generation_of(const std::vector<std::optional<std::string>>& values) {
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  for (std::size_t i = 2; i < values.size(); ++i) {
+    const std::uint64_t size = values[i] ? values[i]->size() : UINT64_MAX;
+    XXH3_64bits_update(&state, &size, sizeof(size));
+    if (values[i]) XXH3_64bits_update(&state, values[i]->data(), values[i]->size());
+  }
+  return XXH3_64bits_digest(&state);
 }
 
 std::vector<std::string_view> fields(std::string_view message) {
@@ -85,8 +96,7 @@ unsent_tags& unsent() {
 }
 
 bool send_tag(second_level& store, std::string_view tag) {
-  if (store.set(fmt::format("tag:{}", tag), stamp_of(*store.options().clock), duration::max()) !=
-      l2_status::ok) {
+  if (store.set(fmt::format("tag:{}", tag), new_token(), duration::max()) != l2_status::ok) {
     return false;
   }
   return store.publish(fmt::format("{} tag {}", process_origin(), tag)) == l2_status::ok;
@@ -114,13 +124,11 @@ void resend_tags(second_level& store) {
 }  // namespace
 
 l2_tier::l2_tier(std::shared_ptr<second_level> store, std::string_view name,
-                 std::string_view version, std::vector<std::string> tags,
-                 std::shared_ptr<const clock> clock, listener& owner)
+                 std::string_view version, std::vector<std::string> tags, listener& owner)
     : store_(std::move(store)),
       namespace_(fmt::format("{}:{}", name, version.empty() ? "0" : version)),
       prefix_(fmt::format("{{{}}}:", namespace_)),
       tags_(std::move(tags)),
-      clock_(std::move(clock)),
       owner_(owner),
       origin_(random_id()) {
   check_key_part("name", name, name);
@@ -139,14 +147,13 @@ std::string l2_tier::key_of(char kind, const key& k) const {
   return fmt::format("{}{}:{}", prefix_, kind, k.to_hex());
 }
 
-std::string l2_tier::stamp() const { return stamp_of(*clock_); }
-
 bool l2_tier::ok(l2_status status, std::string_view what) {
   if (status == l2_status::ok) return true;
   unavailable_.fetch_add(1, std::memory_order_relaxed);
-  store_->report(fmt::format("recall: cache_data '{}': the {} second level is unreachable ({}); "
-                             "serving from memory and the function until it answers",
-                             namespace_, store_->kind(), what));
+  store_->report(
+      fmt::format("recall: cache_data '{}': the {} second level is unreachable ({}); "
+                  "serving from memory and the function until it answers",
+                  namespace_, store_->kind(), what));
   return false;
 }
 
@@ -165,6 +172,7 @@ l2_tier::lookup l2_tier::read(const key& k) {
   flush_pending();
   lookup out;
   out.leased = values[1].has_value() && *values[1] != origin_;
+  out.generation = generation_of(values);
   if (!values[0]) return out;
   std::string why;
   std::optional<l2_record> record =
@@ -173,23 +181,7 @@ l2_tier::lookup l2_tier::read(const key& k) {
     count_rejected(why);
     return out;
   }
-  const auto computed_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               record->computed_at.time_since_epoch())
-                               .count();
-  for (std::size_t i = 2; i < values.size(); ++i) {
-    if (!values[i]) continue;
-    std::int64_t marker = 0;
-    const std::string& text = *values[i];
-    const auto parsed = std::from_chars(text.data(), text.data() + text.size(), marker);
-    if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
-      rejected_.fetch_add(1, std::memory_order_relaxed);
-      store_->report(fmt::format("recall: cache_data '{}': the marker '{}' holds no time; "
-                                 "ignored",
-                                 namespace_, keys[i]));
-      continue;
-    }
-    if (computed_ns <= marker) return out;  // computed before a clear() or a tag's invalidation
-  }
+  if (record->generation != out.generation) return out;  // computed before a clear() or tag
   out.record = std::move(record);
   return out;
 }
@@ -225,14 +217,13 @@ void l2_tier::store(const key& k, const l2_record& record, duration ttl) {
 }
 
 bool l2_tier::send(const pending& p) {
-  const bool stored =
-      p.whole_cache
-          ? store_->set(marker_keys_.front(), stamp(), duration::max()) == l2_status::ok
-          : store_->erase(key_of('e', p.k)) == l2_status::ok;
+  const bool stored = p.whole_cache ? store_->set(marker_keys_.front(), new_token(),
+                                                  duration::max()) == l2_status::ok
+                                    : store_->erase(key_of('e', p.k)) == l2_status::ok;
   if (!stored) return false;
-  const std::string message =
-      p.whole_cache ? fmt::format("{} clear {}", origin_, namespace_)
-                    : fmt::format("{} del {} {}", origin_, namespace_, p.k.to_hex());
+  const std::string message = p.whole_cache
+                                  ? fmt::format("{} clear {}", origin_, namespace_)
+                                  : fmt::format("{} del {} {}", origin_, namespace_, p.k.to_hex());
   if (store_->publish(message) != l2_status::ok) return false;
   invalidations_sent_.fetch_add(1, std::memory_order_relaxed);
   return true;
@@ -327,9 +318,10 @@ void l2_tier::on_message(std::string_view message) {
 
 void l2_tier::count_rejected(std::string_view why) {
   rejected_.fetch_add(1, std::memory_order_relaxed);
-  store_->report(fmt::format("recall: cache_data '{}': a record in the {} second level was "
-                             "refused and treated as missing: {}",
-                             namespace_, store_->kind(), why));
+  store_->report(
+      fmt::format("recall: cache_data '{}': a record in the {} second level was "
+                  "refused and treated as missing: {}",
+                  namespace_, store_->kind(), why));
 }
 
 bool l2_tier::carries(std::string_view tag) const {
@@ -354,9 +346,10 @@ std::size_t l2_tier::announce_tag(std::string_view tag) {
   second_levels().for_each([&](second_level* store) {
     if (send_tag(*store, tag)) return;
     ++unreachable;
-    store->report(fmt::format("recall: invalidate_tag('{}'): the {} second level is unreachable; "
-                              "the invalidation is sent when it answers again",
-                              tag, store->kind()));
+    store->report(
+        fmt::format("recall: invalidate_tag('{}'): the {} second level is unreachable; "
+                    "the invalidation is sent when it answers again",
+                    tag, store->kind()));
     auto& u = unsent();
     std::lock_guard lock(u.mu);
     u.by_store[store].insert(std::string(tag));

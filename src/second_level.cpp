@@ -40,8 +40,8 @@ void second_level::report(std::string_view message) noexcept {
     if (left_out == 0) {
       options_.on_error(message);
     } else {
-      options_.on_error(fmt::format("{} ({} more {} messages since the last one)", message,
-                                    left_out, kind()));
+      options_.on_error(
+          fmt::format("{} ({} more {} messages since the last one)", message, left_out, kind()));
     }
   } catch (...) {
     // A logger that throws must not turn a cache call into a failure.

@@ -61,8 +61,7 @@ struct second_level_options {
   // what was left unsaid.
   std::function<void(std::string_view message)> on_error{};
   duration log_interval = std::chrono::seconds(10);
-  // Times log_interval, and stamps tag invalidations announced through this
-  // store (caches stamp their own with their own clock).
+  // Times log_interval.
   std::shared_ptr<const recall::clock> clock = default_clock();
 };
 
@@ -110,8 +109,7 @@ class second_level {
   // included), and on_gap whenever messages may have been lost (a dropped
   // connection came back), so the subscriber can resynchronise.
   virtual std::unique_ptr<l2_subscription> subscribe(
-      std::function<void(std::string_view message)> on_message,
-      std::function<void()> on_gap) = 0;
+      std::function<void(std::string_view message)> on_message, std::function<void()> on_gap) = 0;
 
  private:
   second_level_options options_;

@@ -1,10 +1,10 @@
-#include "recall/redis_store.hpp"
-
 #include <fmt/format.h>
 
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "recall/redis_store.hpp"
 
 namespace recall {
 namespace {
@@ -65,15 +65,13 @@ class redis_l2 final : public second_level {
     const std::string name = prefix_ + std::string(key);
     return call("SET", [&] {
       const redis_reply reply =
-          ttl == duration::max()
-              ? client_->command({"SET", name, value})
-              : client_->command({"SET", name, value, "PX", milliseconds(ttl)});
+          ttl == duration::max() ? client_->command({"SET", name, value})
+                                 : client_->command({"SET", name, value, "PX", milliseconds(ttl)});
       return usable(reply, "SET") ? l2_status::ok : l2_status::unavailable;
     });
   }
 
-  l2_status add(std::string_view key, std::string_view value, duration ttl,
-                bool& added) override {
+  l2_status add(std::string_view key, std::string_view value, duration ttl, bool& added) override {
     const std::string name = prefix_ + std::string(key);
     return call("SET NX", [&] {
       const redis_reply reply =
@@ -121,8 +119,8 @@ class redis_l2 final : public second_level {
     try {
       return exchange();
     } catch (const std::exception& e) {
-      report(fmt::format("recall: Redis second level ({}): {} failed: {}",
-                         client_->options().name, command, e.what()));
+      report(fmt::format("recall: Redis second level ({}): {} failed: {}", client_->options().name,
+                         command, e.what()));
       return l2_status::unavailable;
     }
   }

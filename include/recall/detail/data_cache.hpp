@@ -22,8 +22,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "recall/data_options.hpp"
 #include "recall/codec.hpp"
+#include "recall/data_options.hpp"
 #include "recall/detail/engine.hpp"
 #include "recall/detail/l2_tier.hpp"
 #include "recall/detail/refresh_pool.hpp"
@@ -50,7 +50,7 @@ class data_cache final : private l2_tier::listener {
         engine_(engine_config<entry>{options_.max_entries, options_.max_bytes, options_.clock,
                                      nullptr, 0}) {
     if (options_.l2) {
-      l2_.emplace(options_.l2, identity_, options_.version, options_.tags, options_.clock,
+      l2_.emplace(options_.l2, identity_, options_.version, options_.tags,
                   static_cast<l2_tier::listener&>(*this));
     }
     if (options_.scope == scope::session) {
@@ -91,7 +91,7 @@ class data_cache final : private l2_tier::listener {
     loaded l = load(k, tag, args...);
     const time_point t = engine_.now();
     // A fail-safe value is stale, and came from the cache, not from this call.
-    return {*l.value, l.computed_at, t - l.computed_at, l.fail_safe, l.fail_safe, l.fail_safe};
+    return {*l.value, l.computed_at, t - l.computed_at, l.fail_safe, l.from_cache, l.fail_safe};
   }
 
   std::optional<lookup_result<R>> peek(Args... args) {
@@ -100,9 +100,8 @@ class data_cache final : private l2_tier::listener {
     const time_point t = engine_.now();
     engine_.template visit<true>(k, [&](const entry& e, const entry_info&) {
       if (e.error || t >= e.expires_at) return;
-      out.emplace(
-          lookup_result<R>{*e.value, e.computed_at, t - e.computed_at, is_stale(e.computed_at, t),
-                           true});
+      out.emplace(lookup_result<R>{*e.value, e.computed_at, t - e.computed_at,
+                                   is_stale(e.computed_at, t), true});
     });
     return out;
   }
@@ -110,8 +109,8 @@ class data_cache final : private l2_tier::listener {
   std::shared_ptr<const R> shared(Args... args) {
     const auto [k, tag] = key_of(args...);
     std::shared_ptr<const R> out;
-    const auto found = visit_live(k, [&](const entry& e, lookup_result<R>*) { out = e.value; },
-                                  nullptr, tag, args...);
+    const auto found = visit_live(
+        k, [&](const entry& e, lookup_result<R>*) { out = e.value; }, nullptr, tag, args...);
     if (found) return out;
     return load(k, tag, args...).value;
   }
@@ -165,6 +164,7 @@ class data_cache final : private l2_tier::listener {
     time_point computed_at;
     time_point expires_at;
     std::size_t weight = 0;  // the encoded size the engine counts
+    bool from_cache = true;  // false: computed by this call's flight
     bool fail_safe = false;  // expired, served because the function failed
   };
   // A caller's failure may be cached (cache_errors); a background refresh's
@@ -174,7 +174,8 @@ class data_cache final : private l2_tier::listener {
   // call does not wait for it again (a frozen Redis costs one timeout).
   struct l2_claim {
     bool reachable = false;
-    bool leased = false;  // this process computes the key for the fleet
+    bool leased = false;           // this process computes the key for the fleet
+    std::uint64_t generation = 0;  // of the invalidation markers before computing
   };
 
   static data_options validate(data_options o) {
@@ -319,6 +320,7 @@ class data_cache final : private l2_tier::listener {
     for (;;) {
       l2_tier::lookup found = l2_->read(k);
       claim.reachable = found.available;
+      claim.generation = found.generation;
       if (!found.available) return std::nullopt;
       if (found.record) {
         if (std::optional<loaded> l = admit(k, tag, *found.record, fallback)) {
@@ -359,10 +361,11 @@ class data_cache final : private l2_tier::listener {
     const wall_time_point wall = options_.clock->wall_now();
     const auto local = [&](wall_time_point w) {
       if (w == wall_time_point::max()) return time_point::max();
-      // Ahead of this process's clock (skew) counts as now: an age is never negative.
-      return w >= wall ? t : t - std::chrono::duration_cast<duration>(wall - w);
+      return t + std::chrono::duration_cast<duration>(w - wall);
     };
-    loaded l{std::make_shared<const R>(std::move(*d)), local(record.computed_at),
+    // A computed_at ahead of this process's clock (skew) counts as now: an
+    // age is never negative.
+    loaded l{std::make_shared<const R>(std::move(*d)), std::min(local(record.computed_at), t),
              local(record.expires_at), record.value.size()};
     if (t >= l.expires_at) {
       if (!fallback || fallback->computed_at < l.computed_at) fallback = l;
@@ -410,20 +413,23 @@ class data_cache final : private l2_tier::listener {
                      entry{value, nullptr, computed_at, expires_at, time_point::min(),
                            std::make_shared<std::atomic<bool>>()},
                      weight, engine_deadline(expires_at), tag);
-      if (claim.reachable) write_l2(k, computed_at, expires_at, std::move(bytes));
+      if (claim.reachable) write_l2(k, computed_at, expires_at, claim.generation, std::move(bytes));
     }
     if (claim.leased) l2_->release(k);
-    return {std::move(value), computed_at, expires_at, weight};
+    return {std::move(value), computed_at, expires_at, weight, false};
   }
 
-  void write_l2(const key& k, time_point computed_at, time_point expires_at, std::string bytes) {
+  void write_l2(const key& k, time_point computed_at, time_point expires_at,
+                std::uint64_t generation, std::string bytes) {
     const time_point t = engine_.now();
     duration keep = expires_at == time_point::max() ? duration::max() : expires_at - t;
     if (options_.fail_safe && keep != duration::max()) {
       keep = keep >= duration::max() - *options_.fail_safe ? duration::max()
                                                            : keep + *options_.fail_safe;
     }
-    l2_->store(k, l2_record{to_wall(computed_at), to_wall(expires_at), std::move(bytes)}, keep);
+    l2_->store(k,
+               l2_record{to_wall(computed_at), to_wall(expires_at), generation, std::move(bytes)},
+               keep);
   }
 
   // The function failed: an expired value younger than fail_safe is served
@@ -434,11 +440,11 @@ class data_cache final : private l2_tier::listener {
     const time_point t = engine_.now();
     if (t >= engine_deadline(fallback->expires_at)) return std::nullopt;
     fail_safe_hits_.fetch_add(1, std::memory_order_relaxed);
-    engine_.insert(k,
-                   entry{fallback->value, nullptr, fallback->computed_at, fallback->expires_at,
-                         deadline_after(t, options_.fail_safe_retry),
-                         std::make_shared<std::atomic<bool>>()},
-                   fallback->weight, engine_deadline(fallback->expires_at), tag);
+    engine_.insert(
+        k,
+        entry{fallback->value, nullptr, fallback->computed_at, fallback->expires_at,
+              deadline_after(t, options_.fail_safe_retry), std::make_shared<std::atomic<bool>>()},
+        fallback->weight, engine_deadline(fallback->expires_at), tag);
     loaded served = *fallback;
     served.fail_safe = true;
     return served;
@@ -491,6 +497,7 @@ class data_cache final : private l2_tier::listener {
       if (l2_) {
         const l2_tier::lookup found = l2_->read(k);
         claim.reachable = found.available;
+        claim.generation = found.generation;
         std::optional<loaded> newer;
         if (found.record &&
             (!memory.live || found.record->computed_at > to_wall(memory.live->computed_at))) {

@@ -1,9 +1,13 @@
 // The bytes a cache stores in its second level for one result.
 //
-//   "RCL2" | u16 format | u16 flags | i64 computed_at | i64 expires_at | check | envelope
+//   "RCL2" | u16 format | u16 flags | i64 computed_at | i64 expires_at | u64 generation
+//   | check | envelope
 //
 // Times are calendar nanoseconds since 1970 (every process reads the same age
-// from them; expires_at = INT64_MAX for never). `check` covers the key the
+// from them; expires_at = INT64_MAX for never). `generation` identifies the
+// invalidation markers (clear, tags) the computation started under: a record
+// whose markers have changed since is stale, whatever the clocks say. `check`
+// covers the key the
 // record is stored under, the header and the value: an 8-byte XXH3 checksum,
 // or with a signing key a 32-byte HMAC-SHA256, so a record is refused if it
 // was corrupted, moved to another key, or (signed) written by anyone without
@@ -26,7 +30,8 @@ namespace recall::detail {
 struct l2_record {
   wall_time_point computed_at;
   wall_time_point expires_at;  // wall_time_point::max(): never
-  std::string value;           // the codec envelope
+  std::uint64_t generation = 0;
+  std::string value;  // the codec envelope
 };
 
 std::string encode_l2_record(std::string_view key, const l2_record& record,

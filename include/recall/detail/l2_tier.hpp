@@ -5,11 +5,13 @@
 // name and version as a hash tag so one function's keys share a cluster slot:
 //   {name:version}:e:<key>    a result (an l2_record)
 //   {name:version}:l:<key>    the lease of the replica computing it
-//   {name:version}:cleared    when clear() last ran (calendar ns)
-//   tag:<tag>                 when invalidate_tag(tag) last ran
-// A record computed before its cache's clear marker or one of its tags'
-// markers is treated as absent, so clear() and tags are one write each,
-// whatever the number of entries; the records themselves expire by TTL.
+//   {name:version}:cleared    a new random token at every clear()
+//   tag:<tag>                 a new random token at every invalidate_tag(tag)
+// Every read fetches the markers with the record, and every write follows a
+// read: a record carries the generation (a hash of the markers) its
+// computation started under, and one whose markers changed since is treated
+// as absent. So clear() and tags are one write each, whatever the number of
+// entries, exact whatever the clocks; the records themselves expire by TTL.
 //
 // Messages on the store's channel ("<origin> <op> <subject> [<key>]") keep
 // every process's memory honest: `set` and `del` drop one key, `clear` and
@@ -57,13 +59,14 @@ class l2_tier {
     bool available = true;
     std::optional<l2_record> record;  // passed every check; may be past expires_at
     bool leased = false;              // another replica is computing this key
+    std::uint64_t generation = 0;     // of the markers now: what a result computed now carries
   };
 
   enum class lease { acquired, held_elsewhere, unavailable };
 
   // Throws config_error if name or version cannot be part of a key.
   l2_tier(std::shared_ptr<second_level> store, std::string_view name, std::string_view version,
-          std::vector<std::string> tags, std::shared_ptr<const clock> clock, listener& owner);
+          std::vector<std::string> tags, listener& owner);
   ~l2_tier();
   l2_tier(const l2_tier&) = delete;
   l2_tier& operator=(const l2_tier&) = delete;
@@ -75,7 +78,8 @@ class l2_tier {
   void wait_for_results(duration at_most);
 
   // Stores a computed result for `ttl` (its record's expiry plus any
-  // fail-safe time) and tells the other replicas.
+  // fail-safe time) and tells the other replicas. The record's generation is
+  // the one read() gave before the computation started.
   void store(const key& k, const l2_record& record, duration ttl);
   // invalidate(args), clear(): here and for every replica.
   void invalidate(const key& k);
@@ -112,21 +116,19 @@ class l2_tier {
   void remember(pending p);
   void flush_pending();
   void on_message(std::string_view message);
-  std::string stamp() const;
 
   std::shared_ptr<second_level> store_;
   std::string namespace_;  // "name:version"
   std::string prefix_;     // "{name:version}:"
   std::vector<std::string> tags_;
   std::vector<std::string> marker_keys_;  // the cache's clear marker, then one per tag
-  std::shared_ptr<const clock> clock_;
   listener& owner_;
   std::string origin_;  // this tier's id in messages and lease values
   std::optional<hmac_sha256> signer_;
 
   std::mutex pending_mu_;
-  std::deque<pending> pending_;        // guarded by pending_mu_
-  bool pending_overflowed_ = false;    // guarded by pending_mu_
+  std::deque<pending> pending_;      // guarded by pending_mu_
+  bool pending_overflowed_ = false;  // guarded by pending_mu_
   std::atomic<bool> has_pending_{false};
 
   std::mutex results_mu_;
