@@ -1,6 +1,7 @@
 #include "recall/detail/session_scope.hpp"
 
 #include <absl/container/btree_map.h>
+
 #include <mutex>
 #include <shared_mutex>
 
@@ -23,6 +24,12 @@ listeners& state() {
 }  // namespace
 
 std::uint64_t current_session_tag() noexcept { return current_tag; }
+
+std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept {
+  const std::uint64_t previous = current_tag;
+  current_tag = tag;
+  return previous;
+}
 
 session_tag_guard::session_tag_guard(std::uint64_t tag) noexcept : previous_(current_tag) {
   current_tag = tag;
