@@ -1,11 +1,12 @@
 #include "recall/detail/local_session_storage.hpp"
 
-#include <absl/hash/hash.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
+#include "recall/detail/xxhash.hpp"
 #include "recall/session.hpp"
 #include "recall/session_id.hpp"
 
@@ -27,9 +28,19 @@ std::uint64_t random_seed() {
   return b.finish().low;
 }
 
+// Screens slots before their keys are compared: the length and the first
+// and last (up to) eight bytes, mixed. Session keys are chosen by the
+// application, not by clients, so this needs no secret seed.
 std::uint32_t hash_of(std::string_view key) noexcept {
-  return static_cast<std::uint32_t>(
-      absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size())));
+  std::uint64_t head = 0, tail = 0;
+  const std::size_t n = std::min<std::size_t>(key.size(), 8);
+  if (n > 0) {
+    std::memcpy(&head, key.data(), n);
+    std::memcpy(&tail, key.data() + key.size() - n, n);
+  }
+  const std::uint64_t h =
+      (head * 0x9e3779b97f4a7c15ULL) ^ ((tail + key.size()) * 0xc2b2ae3d27d4eb4fULL);
+  return static_cast<std::uint32_t>(h >> 32);
 }
 
 session_slot* find_slot(session_state& st, std::string_view key) noexcept {
@@ -40,8 +51,11 @@ session_slot* find_slot(session_state& st, std::string_view key) noexcept {
   return nullptr;
 }
 
+std::size_t slot_heap(const session_slot& s);
+
 void erase_slot(session_state& st, session_slot* slot) {
   st.used -= slot->bytes;
+  st.heap -= slot_heap(*slot);
   if (slot != &st.values.back()) *slot = std::move(st.values.back());
   st.values.pop_back();
   if (st.values.empty()) st.values.shrink_to_fit();  // an emptied session holds no table
@@ -113,9 +127,8 @@ local_session_storage::local_session_storage(const session_options& options)
 local_session_storage::~local_session_storage() { engine_.clear(); }
 
 key local_session_storage::key_of(std::string_view id) const {
-  key_builder b(seed_);
-  b.add(id);
-  return b.finish();
+  const XXH128_hash_t h = XXH3_128bits_withSeed(id.data(), id.size(), seed_);
+  return key{h.high64, h.low64};
 }
 
 // --- opening ----------------------------------------------------------------
@@ -256,7 +269,7 @@ void local_session_storage::store(const state_ptr& st) {
   time_point deadline;
   {
     std::lock_guard lock(st->mu);
-    reweigh(*st);
+    st->weight = weight_of(*st);
     weight = st->weight;
     deadline = st->deadline;
     st->stored.store(true, std::memory_order_release);
@@ -341,6 +354,7 @@ void local_session_storage::end_state(const state_ptr& st, end_cause cause) {
     st->values.clear();
     st->values.shrink_to_fit();
     st->used = 0;
+    st->heap = 0;
     k = st->k;
     stored = st->stored.load(std::memory_order_relaxed);
     if (st->detached) {
@@ -449,27 +463,26 @@ local_session_storage::end_cause local_session_storage::expiry_of(
 
 // --- accounting -------------------------------------------------------------
 
-bool local_session_storage::reweigh(session_state& st) const {
-  std::size_t w = session_overhead_bytes + heap_chunk(st.values.capacity() * sizeof(session_slot));
-  for (const session_slot& s : st.values) w += slot_heap(s);
+std::size_t local_session_storage::weight_of(const session_state& st) const noexcept {
+  std::size_t w =
+      session_overhead_bytes + heap_chunk(st.values.capacity() * sizeof(session_slot)) + st.heap;
   if (!st.user.empty()) {
     w += string_heap(st.user) + session_user_index::bytes_per_session(st.user.size());
   }
-  if (w == st.weight) return false;
-  st.weight = w;
-  return true;
+  return w;
 }
 
-void local_session_storage::sync(session_state& st) {
-  key k;
-  std::size_t w;
-  {
-    std::lock_guard lock(st.mu);
-    if (st.ended || !reweigh(st)) return;
-    k = st.k;
-    w = std::min(st.weight, options_.max_total_bytes);
-  }
-  engine_.update(k, [&](state_ptr&, entry_info& info) { info.weight = w; });
+std::optional<local_session_storage::weight_change> local_session_storage::take_weight(
+    session_state& st) const noexcept {
+  const std::size_t w = weight_of(st);
+  if (w == st.weight || st.ended) return std::nullopt;
+  st.weight = w;
+  return weight_change{st.k, std::min(w, options_.max_total_bytes)};
+}
+
+void local_session_storage::publish(const std::optional<weight_change>& change) {
+  if (!change) return;
+  engine_.update(change->k, [&](state_ptr&, entry_info& info) { info.weight = change->weight; });
 }
 
 void local_session_storage::check_quota(session_state& st, std::string_view key,
@@ -520,6 +533,7 @@ bool local_session_storage::read(const record_ptr& r, std::string_view key,
                                  std::uint64_t current_version,
                                  function_ref<void(const value_read&)> found) {
   auto& st = static_cast<session_state&>(*r);
+  std::optional<weight_change> change;
   {
     std::lock_guard lock(st.mu);
     session_slot* slot = find_slot(st, key);
@@ -530,8 +544,9 @@ bool local_session_storage::read(const record_ptr& r, std::string_view key,
       return true;
     }
     erase_slot(st, slot);
+    change = take_weight(st);
   }
-  sync(st);
+  publish(change);
   return false;
 }
 
@@ -546,6 +561,7 @@ bool local_session_storage::contains(const record_ptr& r, std::string_view key) 
 void local_session_storage::write(const record_ptr& r, std::string_view key, value_write value) {
   auto st = std::static_pointer_cast<session_state>(r);
   store(st);
+  std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);
     session_slot* slot = find_slot(*st, key);
@@ -557,37 +573,45 @@ void local_session_storage::write(const record_ptr& r, std::string_view key, val
       slot->key = std::string(key);
       slot->hash = hash_of(key);
     }
+    const std::size_t old_heap = slot_heap(*slot);
     slot->data = std::move(value.data);
     slot->ops = value.ops;
     slot->version = value.version;
     slot->aggregate.reset();
     slot->bytes = static_cast<std::uint32_t>(new_bytes);
     st->used = st->used - old_bytes + new_bytes;
+    st->heap = st->heap - old_heap + slot_heap(*slot);
+    change = take_weight(*st);
   }
-  sync(*st);
+  publish(change);
 }
 
 bool local_session_storage::erase(const record_ptr& r, std::string_view key) {
   auto& st = static_cast<session_state&>(*r);
+  std::optional<weight_change> change;
   {
     std::lock_guard lock(st.mu);
     session_slot* slot = find_slot(st, key);
     if (!slot) return false;
     erase_slot(st, slot);
+    change = take_weight(st);
   }
-  sync(st);
+  publish(change);
   return true;
 }
 
 void local_session_storage::clear(const record_ptr& r) {
   auto& st = static_cast<session_state&>(*r);
+  std::optional<weight_change> change;
   {
     std::lock_guard lock(st.mu);
     st.values.clear();
     st.values.shrink_to_fit();
     st.used = 0;
+    st.heap = 0;
+    change = take_weight(st);
   }
-  sync(st);
+  publish(change);
 }
 
 // --- lists ------------------------------------------------------------------
@@ -596,6 +620,7 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
                                       std::string item) {
   auto st = std::static_pointer_cast<session_state>(r);
   store(st);
+  std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);
     session_slot* slot = find_slot(*st, key);
@@ -605,12 +630,18 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
       const std::size_t old_bytes = slot->bytes;
       const std::size_t new_bytes = old_bytes - (full ? l->ring[l->head].size() : 0) + item.size();
       check_quota(*st, key, old_bytes, new_bytes);
+      // The heap changes by the item swapped and, on growth, by the ring.
+      std::size_t old_heap = heap_chunk(l->ring.capacity() * sizeof(std::string));
       if (full) {
+        old_heap += string_heap(l->ring[l->head]);
         l->ring[l->head] = std::move(item);
+        st->heap += string_heap(l->ring[l->head]);
         l->head = (l->head + 1) % n;
       } else {
         l->ring.push_back(std::move(item));
+        st->heap += string_heap(l->ring.back());
       }
+      st->heap = st->heap - old_heap + heap_chunk(l->ring.capacity() * sizeof(std::string));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used = st->used - old_bytes + new_bytes;
     } else {
@@ -630,12 +661,18 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
         slot->key = std::string(key);
         slot->hash = hash_of(key);
       }
+      const std::size_t old_heap = slot_heap(*slot);
+      slot->data.clear();
+      slot->data.shrink_to_fit();
+      slot->ops = nullptr;
       slot->aggregate = std::make_unique<session_aggregate>(std::move(next));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used = st->used - old_bytes + new_bytes;
+      st->heap = st->heap - old_heap + slot_heap(*slot);
     }
+    change = take_weight(*st);
   }
-  sync(*st);
+  publish(change);
 }
 
 std::size_t local_session_storage::list_read(const record_ptr& r, std::string_view key,
@@ -657,6 +694,7 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
                                     std::string kb, std::string vb) {
   auto st = std::static_pointer_cast<session_state>(r);
   store(st);
+  std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);
     session_slot* slot = find_slot(*st, key);
@@ -672,6 +710,7 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
       slot->aggregate = std::make_unique<session_aggregate>(std::move(fresh_map));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used += new_bytes;
+      st->heap += slot_heap(*slot);
     } else {
       auto& e = m->entries;
       const auto hit = find_entry(e, kb);
@@ -688,14 +727,17 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
         ++dropped;
       }
       check_quota(*st, key, old_bytes, new_bytes);
+      const std::size_t old_heap = slot_heap(*slot);
       if (hit != e.end()) e.erase(hit);
       e.erase(e.begin(), e.begin() + static_cast<std::ptrdiff_t>(dropped));
       e.emplace_back(std::move(kb), std::move(vb));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used = st->used - old_bytes + new_bytes;
+      st->heap = st->heap - old_heap + slot_heap(*slot);
     }
+    change = take_weight(*st);
   }
-  sync(*st);
+  publish(change);
 }
 
 bool local_session_storage::map_get(const record_ptr& r, std::string_view key, std::string_view k,
@@ -723,6 +765,7 @@ bool local_session_storage::map_contains(const record_ptr& r, std::string_view k
 bool local_session_storage::map_erase(const record_ptr& r, std::string_view key,
                                       std::string_view k) {
   auto& st = static_cast<session_state&>(*r);
+  std::optional<weight_change> change;
   {
     std::lock_guard lock(st.mu);
     session_slot* slot = find_slot(st, key);
@@ -731,11 +774,14 @@ bool local_session_storage::map_erase(const record_ptr& r, std::string_view key,
     const auto hit = find_entry(m->entries, k);
     if (hit == m->entries.end()) return false;
     const std::size_t freed = hit->first.size() + hit->second.size();
+    const std::size_t old_heap = slot_heap(*slot);
     m->entries.erase(hit);
     slot->bytes -= static_cast<std::uint32_t>(freed);
     st.used -= freed;
+    st.heap = st.heap - old_heap + slot_heap(*slot);
+    change = take_weight(st);
   }
-  sync(st);
+  publish(change);
   return true;
 }
 

@@ -110,7 +110,7 @@ struct rejected_id {
 // object, its engine entry (node, map slot, deadline index, ghost) and its
 // share of the engine's tables, measured with glibc (docs/sessions.md,
 // "Accounting"). Each value then adds what it holds on the heap.
-inline constexpr std::size_t session_overhead_bytes = 512;
+inline constexpr std::size_t session_overhead_bytes = 480;
 
 struct session_options {
   std::string name = "session_store";

@@ -80,9 +80,16 @@ class local_session_storage final : public session_storage {
   void finish_end(session_state& st, std::string_view user, end_cause cause);
   void end_state(const state_ptr& st, end_cause cause);
   end_cause expiry_of(const session_state& st, time_point deadline) const noexcept;
-  // Recomputes the accounted heap under st.mu; true if the engine must learn it.
-  bool reweigh(session_state& st) const;
-  void sync(session_state& st);
+  struct weight_change {
+    key k;
+    std::size_t weight;
+  };
+  // The heap `st` holds, as accounted (under st.mu).
+  std::size_t weight_of(const session_state& st) const noexcept;
+  // Under st.mu: the weight the engine must learn, if it changed.
+  std::optional<weight_change> take_weight(session_state& st) const noexcept;
+  // After st.mu is released: tells the engine.
+  void publish(const std::optional<weight_change>& change);
   void check_quota(session_state& st, std::string_view key, std::size_t old_bytes,
                    std::size_t new_bytes);
   std::unique_lock<std::mutex> lock_for_write(session_state& st, std::string_view what);

@@ -106,6 +106,7 @@ struct session_state : session_record {
   time_point deadline;               // guarded: the engine entry's deadline
   std::vector<session_slot> values;  // guarded
   std::size_t used = 0;              // guarded: sum of the slots' bytes
+  std::size_t heap = 0;              // guarded: sum of the slots' heap beyond the table
   std::size_t weight = 0;            // guarded: accounted heap, as last given to the engine
   std::uint32_t pins = 0;            // guarded: open handles
   std::atomic<bool> stored{false};   // set once, by the only handle of a fresh session
