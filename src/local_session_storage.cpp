@@ -32,14 +32,23 @@ std::uint64_t random_seed() {
 // and last (up to) eight bytes, mixed. Session keys are chosen by the
 // application, not by clients, so this needs no secret seed.
 std::uint32_t hash_of(std::string_view key) noexcept {
+  const char* p = key.data();
+  const std::size_t n = key.size();
   std::uint64_t head = 0, tail = 0;
-  const std::size_t n = std::min<std::size_t>(key.size(), 8);
-  if (n > 0) {
-    std::memcpy(&head, key.data(), n);
-    std::memcpy(&tail, key.data() + key.size() - n, n);
+  if (n >= 8) {
+    std::memcpy(&head, p, 8);
+    std::memcpy(&tail, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t h32, t32;
+    std::memcpy(&h32, p, 4);
+    std::memcpy(&t32, p + n - 4, 4);
+    head = h32;
+    tail = t32;
+  } else if (n > 0) {
+    head = static_cast<unsigned char>(p[0]) | static_cast<unsigned char>(p[n / 2]) << 8 |
+           static_cast<unsigned char>(p[n - 1]) << 16;
   }
-  const std::uint64_t h =
-      (head * 0x9e3779b97f4a7c15ULL) ^ ((tail + key.size()) * 0xc2b2ae3d27d4eb4fULL);
+  const std::uint64_t h = (head * 0x9e3779b97f4a7c15ULL) ^ ((tail + n) * 0xc2b2ae3d27d4eb4fULL);
   return static_cast<std::uint32_t>(h >> 32);
 }
 
@@ -279,26 +288,27 @@ void local_session_storage::store(const state_ptr& st) {
 }
 
 void local_session_storage::release(const record_ptr& r) noexcept {
-  auto st = std::static_pointer_cast<session_state>(r);
+  auto& state = static_cast<session_state&>(*r);
   bool back = false, ended;
   key k;
   std::size_t weight = 0;
   time_point deadline;
   std::string user;
   {
-    std::lock_guard lock(st->mu);
-    --st->pins;
-    ended = st->ended;
-    if (st->pins == 0 && st->detached && !ended) {
-      st->detached = false;
+    std::lock_guard lock(state.mu);
+    --state.pins;
+    ended = state.ended;
+    if (state.pins == 0 && state.detached && !ended) {
+      state.detached = false;
       back = true;
-      k = st->k;
-      weight = st->weight;
-      deadline = st->deadline;
-      user = st->user;
+      k = state.k;
+      weight = state.weight;
+      deadline = state.deadline;
+      user = state.user;
     }
   }
   if (back) {
+    auto st = std::static_pointer_cast<session_state>(r);
     detached_.fetch_sub(1, std::memory_order_relaxed);
     if (engine_.now() >= deadline) {
       end_state(st, expiry_of(*st, deadline));
@@ -312,7 +322,7 @@ void local_session_storage::release(const record_ptr& r) noexcept {
   }
   // Session-scoped cache entries made by this request after the end was
   // announced (the thread was still marked) are dropped now.
-  if (ended) announce_session_end(st->tag);
+  if (ended) announce_session_end(state.tag);
 }
 
 void local_session_storage::on_removal(const key& k, state_ptr&& st, removal_cause cause) {
@@ -496,8 +506,8 @@ void local_session_storage::check_quota(session_state& st, std::string_view key,
   }
 }
 
-std::unique_lock<std::mutex> local_session_storage::lock_for_write(session_state& st,
-                                                                   std::string_view) {
+std::unique_lock<small_mutex> local_session_storage::lock_for_write(session_state& st,
+                                                                    std::string_view) {
   std::unique_lock lock(st.mu);
   if (st.ended) throw_ended("cannot write to");
   return lock;
@@ -559,8 +569,9 @@ bool local_session_storage::contains(const record_ptr& r, std::string_view key) 
 // --- single values ----------------------------------------------------------
 
 void local_session_storage::write(const record_ptr& r, std::string_view key, value_write value) {
-  auto st = std::static_pointer_cast<session_state>(r);
-  store(st);
+  session_state* st = &static_cast<session_state&>(*r);
+  if (!st->stored.load(std::memory_order_acquire))
+    store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);
@@ -618,8 +629,9 @@ void local_session_storage::clear(const record_ptr& r) {
 
 void local_session_storage::list_push(const record_ptr& r, std::string_view key, std::size_t n,
                                       std::string item) {
-  auto st = std::static_pointer_cast<session_state>(r);
-  store(st);
+  session_state* st = &static_cast<session_state&>(*r);
+  if (!st->stored.load(std::memory_order_acquire))
+    store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);
@@ -692,8 +704,9 @@ std::size_t local_session_storage::list_read(const record_ptr& r, std::string_vi
 
 void local_session_storage::map_put(const record_ptr& r, std::string_view key, std::size_t n,
                                     std::string kb, std::string vb) {
-  auto st = std::static_pointer_cast<session_state>(r);
-  store(st);
+  session_state* st = &static_cast<session_state&>(*r);
+  if (!st->stored.load(std::memory_order_acquire))
+    store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st, key);

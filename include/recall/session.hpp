@@ -325,7 +325,7 @@ class session {
     storage().read(record_, key, current_version, [&](const detail::value_read& v) {
       if constexpr (detail::held_typed<T>) {
         if (v.ops == &detail::typed_ops<T>::ops) {
-          out.emplace(detail::typed_ops<T>::unpack(v.data));
+          detail::typed_ops<T>::unpack_into(out, v.data);
           return;
         }
       }

@@ -23,6 +23,7 @@
 
 #include "recall/clock.hpp"
 #include "recall/detail/session_storage.hpp"
+#include "recall/detail/small_mutex.hpp"
 #include "recall/key.hpp"
 
 namespace recall::detail {
@@ -98,7 +99,7 @@ struct session_state : session_record {
   session_state(std::uint64_t tag_, std::string user_, time_point now, time_point deadline_)
       : session_record(tag_), user(std::move(user_)), created(now), deadline(deadline_) {}
 
-  mutable std::mutex mu;
+  mutable small_mutex mu;
   inline_id id;      // guarded: empty until stored; kept after the end (a dead id)
   key k{};           // guarded: the engine key of the current id
   std::string user;  // guarded: empty while anonymous

@@ -55,6 +55,13 @@ struct typed_ops {
       return std::string(reinterpret_cast<const char*>(&value), sizeof(T));  // fits the SSO
     }
   }
+  static void unpack_into(std::optional<T>& out, std::string_view data) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      out.emplace(data);
+    } else {
+      out.emplace(unpack(data));
+    }
+  }
   static T unpack(std::string_view data) {
     if constexpr (std::is_same_v<T, std::string>) {
       return T(data);
