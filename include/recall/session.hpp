@@ -4,11 +4,13 @@
 // A session_store holds sessions keyed by secure random ids (recall/
 // session_id.hpp). open(cookie_value, identity) returns a request-scoped
 // handle: an empty, malformed, unknown or expired id, or an id bound to
-// another user, never resumes anything; it yields a fresh session with a
-// fresh id (and the event is counted and reported to on_rejected_id). Values
-// are stored serialized (recall/codec.hpp), so every byte is accounted:
-// per-session quota, total bytes and session count are all bounded, and
-// sessions expire after an idle and an absolute timeout. See docs/sessions.md.
+// another user, never resumes anything; it yields a fresh session (the event
+// is counted, reported to on_rejected_id and told by rejected_reason()). A
+// fresh session is stored, and gets its id, at its first write: until then
+// it costs no memory and needs no cookie. Values are stored serialized
+// (recall/codec.hpp) and their heap is accounted: per-session quota, total
+// bytes, sessions and sessions per user are all bounded, and sessions expire
+// after an idle and an absolute timeout. See docs/sessions.md.
 //
 // Thread safety: a session_store may be used from any number of threads. A
 // session handle belongs to one request: use it from one thread at a time
@@ -20,10 +22,11 @@
 //   recall::session_store sessions({.idle_timeout = 30min, .absolute_timeout = 8h,
 //                                   .max_sessions = 10'000, .max_bytes_per_session = 256 << 10});
 //   recall::session s = sessions.open(cookie_value, who);
-//   if (s.id_changed()) res.add_header("Set-Cookie", cookie.set(s.id()));
 //   s.set("region", std::string("EU"));
 //   auto chat = s.list<message>("chat", 50);  // keeps the last 50
 //   chat.push_back(msg);
+//   // when the response is sent, after the writes:
+//   if (s.id_changed()) res.add_header("Set-Cookie", cookie.set(s.id()));
 #pragma once
 
 #include <algorithm>
@@ -110,7 +113,7 @@ struct rejected_id {
 // object, its engine entry (node, map slot, deadline index, ghost) and its
 // share of the engine's tables, measured with glibc (docs/sessions.md,
 // "Accounting"). Each value then adds what it holds on the heap.
-inline constexpr std::size_t session_overhead_bytes = 480;
+inline constexpr std::size_t session_overhead_bytes = 440;
 
 struct session_options {
   std::string name = "session_store";
