@@ -506,8 +506,7 @@ void local_session_storage::check_quota(session_state& st, std::string_view key,
   }
 }
 
-std::unique_lock<small_mutex> local_session_storage::lock_for_write(session_state& st,
-                                                                    std::string_view) {
+std::unique_lock<small_mutex> local_session_storage::lock_for_write(session_state& st) {
   std::unique_lock lock(st.mu);
   if (st.ended) throw_ended("cannot write to");
   return lock;
@@ -574,7 +573,7 @@ void local_session_storage::write(const record_ptr& r, std::string_view key, val
     store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
-    auto lock = lock_for_write(*st, key);
+    auto lock = lock_for_write(*st);
     session_slot* slot = find_slot(*st, key);
     const std::size_t old_bytes = slot ? slot->bytes : 0;
     const std::size_t new_bytes = key.size() + value.encoded_size;
@@ -634,7 +633,7 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
     store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
-    auto lock = lock_for_write(*st, key);
+    auto lock = lock_for_write(*st);
     session_slot* slot = find_slot(*st, key);
     session_list_slot* l = list_of(slot, key);
     if (l && l->capacity == n) {
@@ -709,7 +708,7 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
     store(std::static_pointer_cast<session_state>(r));
   std::optional<weight_change> change;
   {
-    auto lock = lock_for_write(*st, key);
+    auto lock = lock_for_write(*st);
     session_slot* slot = find_slot(*st, key);
     session_map_slot* m = map_of(slot, key);
     if (!m) {

@@ -92,7 +92,7 @@ class local_session_storage final : public session_storage {
   void publish(const std::optional<weight_change>& change);
   void check_quota(session_state& st, std::string_view key, std::size_t old_bytes,
                    std::size_t new_bytes);
-  std::unique_lock<small_mutex> lock_for_write(session_state& st, std::string_view what);
+  std::unique_lock<small_mutex> lock_for_write(session_state& st);
 
   const session_options& options_;
   const std::uint64_t seed_;
