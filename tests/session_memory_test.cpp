@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -23,10 +24,18 @@ std::int64_t held(void* p) noexcept {
   return static_cast<std::int64_t>(malloc_usable_size(p) + sizeof(std::size_t));
 }
 
-void* counted_new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
+void* counted_new(std::size_t n, std::size_t alignment = 0) noexcept {
+  if (n == 0) n = 1;
+  void* p = alignment > alignof(std::max_align_t)
+                ? std::aligned_alloc(alignment, (n + alignment - 1) / alignment * alignment)
+                : std::malloc(n);
+  if (p) heap_bytes.fetch_add(held(p), std::memory_order_relaxed);
+  return p;
+}
+
+void* counted_new_or_throw(std::size_t n, std::size_t alignment = 0) {
+  void* p = counted_new(n, alignment);
   if (!p) throw std::bad_alloc();
-  heap_bytes.fetch_add(held(p), std::memory_order_relaxed);
   return p;
 }
 
@@ -49,7 +58,7 @@ constexpr bool sanitized = false;
 #endif
 
 struct fill_result {
-  double heap_ratio;      // measured heap / max_total_bytes
+  double heap_ratio;       // measured heap / max_total_bytes
   double accounted_ratio;  // stats().bytes / max_total_bytes
   std::uint64_t live;
 };
@@ -58,8 +67,7 @@ struct fill_result {
 // was opened.
 template <class Fill, class Who = recall::identity (*)(std::uint64_t)>
 fill_result fill_store(
-    const char* shape, Fill&& fill,
-    Who who = [](std::uint64_t) { return recall::identity{}; }) {
+    const char* shape, Fill&& fill, Who who = [](std::uint64_t) { return recall::identity{}; }) {
   constexpr std::size_t budget = std::size_t{2} << 20;
   const std::int64_t before = heap_bytes.load();
   fill_result r{};
@@ -92,12 +100,39 @@ void check(const fill_result& r) {
 
 }  // namespace
 
-void* operator new(std::size_t n) { return counted_new(n); }
-void* operator new[](std::size_t n) { return counted_new(n); }
+// Every form, so that nothing allocated by one allocator is freed by another.
+void* operator new(std::size_t n) { return counted_new_or_throw(n); }
+void* operator new[](std::size_t n) { return counted_new_or_throw(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return counted_new_or_throw(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return counted_new_or_throw(n, static_cast<std::size_t>(a));
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_new(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return counted_new(n, static_cast<std::size_t>(a));
+}
 void operator delete(void* p) noexcept { counted_delete(p); }
 void operator delete[](void* p) noexcept { counted_delete(p); }
 void operator delete(void* p, std::size_t) noexcept { counted_delete(p); }
 void operator delete[](void* p, std::size_t) noexcept { counted_delete(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_delete(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_delete(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { counted_delete(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_delete(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_delete(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_delete(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  counted_delete(p);
+}
 
 TEST_CASE("many tiny values") {
   check(fill_store("tiny values", [](recall::session& s, std::uint64_t i) {
