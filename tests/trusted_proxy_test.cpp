@@ -321,7 +321,7 @@ TEST_CASE("an IPv4 client is one peer whichever way the socket spells it") {
 TEST_CASE("a NUL anywhere, or a signed prefix length, is refused") {
   using namespace std::string_literals;
   for (const std::string& bad : {"10.0.0.0\0x/8"s, "10.0.0.0/8\0"s, "10.0.0.0\0/8"s, "::1\0/128"s,
-                                 "10.0.0.0/-0"s, "10.0.0.0/+8"s, "::/-0"s, "10.0.0.0/ 8"s}) {
+                                 "0.0.0.0/-0"s, "10.0.0.0/+8"s, "::/-0"s, "10.0.0.0/ 8"s}) {
     INFO("network of " << bad.size() << " bytes");
     CHECK(contains(config_error_of([&] { proxy_for({bad}); }), "trusted network"));
   }
