@@ -10,15 +10,20 @@ thread_local std::uint64_t current_tag = 0;
 // Listeners run outside the list's lock: a cache's on_release, run when a
 // session's entries are dropped, may create or destroy another cache.
 hook_list<std::function<void(std::uint64_t)>>& listeners() {
-  static auto* list =
-      new hook_list<std::function<void(std::uint64_t)>>;  // never destroyed: stores may outlive
-                                                          // main's statics
+  // Never destroyed: stores may outlive main's statics.
+  static auto* list = new hook_list<std::function<void(std::uint64_t)>>;
   return *list;
 }
 
 }  // namespace
 
 std::uint64_t current_session_tag() noexcept { return current_tag; }
+
+std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept {
+  const std::uint64_t previous = current_tag;
+  current_tag = tag;
+  return previous;
+}
 
 session_tag_guard::session_tag_guard(std::uint64_t tag) noexcept : previous_(current_tag) {
   current_tag = tag;

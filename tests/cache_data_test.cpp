@@ -79,7 +79,10 @@ TEST_CASE("TTL and refresh-ahead with a manual clock") {
         if (fail) throw std::runtime_error("warehouse down");
         return x * 100 + ++generation;
       },
-      {.name = "refresh", .ttl = 10min, .refresh_after = 4min, .clock = clock,
+      {.name = "refresh",
+       .ttl = 10min,
+       .refresh_after = 4min,
+       .clock = clock,
        .executor = executor.hook()});
 
   const auto t0 = clock->now();
@@ -362,9 +365,11 @@ TEST_CASE("a refresh queued for a destroyed cache does nothing") {
   auto clock = std::make_shared<recall::manual_clock>();
   manual_executor executor;
   {
-    auto f = recall::cache_data([](int x) { return x; },
-                                {.name = "gone", .ttl = 10min, .refresh_after = 1min,
-                                 .clock = clock, .executor = executor.hook()});
+    auto f = recall::cache_data([](int x) { return x; }, {.name = "gone",
+                                                          .ttl = 10min,
+                                                          .refresh_after = 1min,
+                                                          .clock = clock,
+                                                          .executor = executor.hook()});
     f(1);
     clock->advance(2min);
     f(1);
@@ -375,9 +380,9 @@ TEST_CASE("a refresh queued for a destroyed cache does nothing") {
 TEST_CASE("the library's refresh threads refresh in the background") {
   auto clock = std::make_shared<recall::manual_clock>();
   std::atomic<int> generation{0};
-  auto f = recall::cache_data([&](int) { return ++generation; },
-                              {.name = "pool", .ttl = 10min, .refresh_after = 1min,
-                               .clock = clock});
+  auto f =
+      recall::cache_data([&](int) { return ++generation; },
+                         {.name = "pool", .ttl = 10min, .refresh_after = 1min, .clock = clock});
   CHECK(f(0) == 1);
   clock->advance(2min);
   CHECK(f(0) == 1);

@@ -97,8 +97,7 @@ TEST_CASE("every kind of bad bytes gets its own error") {
   }
   SECTION("wrong type") {
     CHECK(recall::decode<std::string>(good).error() == recall::codec_errc::type_mismatch);
-    CHECK(recall::decode<unsigned>(recall::encode(1)).error() ==
-          recall::codec_errc::type_mismatch);
+    CHECK(recall::decode<unsigned>(recall::encode(1)).error() == recall::codec_errc::type_mismatch);
   }
   SECTION("over the size limit") {
     CHECK(recall::decode<table>(good, 4).error() == recall::codec_errc::too_large);

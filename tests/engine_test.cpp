@@ -163,8 +163,8 @@ TEST_CASE("erase_if removes by tag") {
   engine<int> e(f.config(100, 1000, 4));
   for (std::uint64_t i = 0; i < 20; ++i) e.insert(k(i), static_cast<int>(i), 1, never, i % 2);
   CHECK(e.erase_if([](const recall::key&, const int&, const entry_info& info) {
-          return info.tag == 1;
-        }) == 10);
+    return info.tag == 1;
+  }) == 10);
   CHECK(e.size() == 10);
   for (std::uint64_t i = 0; i < 20; ++i) CHECK(e.contains(k(i)) == (i % 2 == 0));
   e.clear();
@@ -254,7 +254,9 @@ TEST_CASE("threads hammering the engine keep it consistent") {
             }
             break;
           }
-          case 1: e.erase(k(id)); break;
+          case 1:
+            e.erase(k(id));
+            break;
           default:
             e.visit(k(id), [&](const std::string& v, const entry_info& info) {
               if (v.size() != info.weight) ++inconsistent;

@@ -70,8 +70,10 @@ TEST_CASE("const and reference qualifiers do not change the key") {
 TEST_CASE("user types hash through cereal or their own recall_hash") {
   CHECK(recall::make_key("f", "", point{1, 2}) == recall::make_key("f", "", point{1, 2}));
   CHECK(recall::make_key("f", "", point{1, 2}) != recall::make_key("f", "", point{2, 1}));
-  CHECK(recall::make_key("f", "", account{7, "Ann"}) == recall::make_key("f", "", account{7, "Bo"}));
-  CHECK(recall::make_key("f", "", account{7, "Ann"}) != recall::make_key("f", "", account{8, "Ann"}));
+  CHECK(recall::make_key("f", "", account{7, "Ann"}) ==
+        recall::make_key("f", "", account{7, "Bo"}));
+  CHECK(recall::make_key("f", "", account{7, "Ann"}) !=
+        recall::make_key("f", "", account{8, "Ann"}));
   std::map<std::string, std::set<int>> m{{"a", {1, 2}}};
   auto m2 = m;
   CHECK(recall::make_key("f", "", m) == recall::make_key("f", "", m2));

@@ -17,6 +17,10 @@ namespace recall::detail {
 // The session open on this thread, 0 when none.
 std::uint64_t current_session_tag() noexcept;
 
+// Marks this thread as working for `tag` (0: none); returns the previous mark.
+// For handles that move their mark (session's move assignment).
+std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept;
+
 // Marks this thread as working for a session until destroyed; nests.
 class session_tag_guard {
  public:
