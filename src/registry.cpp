@@ -18,8 +18,8 @@ struct entry {
 // (an on_release that does, during clear_all()); a registration's destructor
 // waits for running calls into its object to end.
 detail::hook_list<entry>& entries() {
-  static auto* list =
-      new detail::hook_list<entry>;  // never destroyed: caches may outlive main's statics
+  // Never destroyed: caches may outlive main's statics.
+  static auto* list = new detail::hook_list<entry>;
   return *list;
 }
 

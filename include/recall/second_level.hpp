@@ -107,7 +107,9 @@ class second_level {
   virtual l2_status publish(std::string_view message) = 0;
   // Calls on_message for every message published from now on (its own
   // included), and on_gap whenever messages may have been lost (a dropped
-  // connection came back), so the subscriber can resynchronise.
+  // connection came back), so the subscriber can resynchronise. Returns once
+  // delivery has started, or after a short bounded wait if the storage cannot
+  // be reached (on_gap then runs when delivery starts).
   virtual std::unique_ptr<l2_subscription> subscribe(
       std::function<void(std::string_view message)> on_message, std::function<void()> on_gap) = 0;
 

@@ -108,8 +108,13 @@ class redis_l2 final : public second_level {
 
   std::unique_ptr<l2_subscription> subscribe(std::function<void(std::string_view)> on_message,
                                              std::function<void()> on_gap) override {
-    return std::make_unique<redis_subscription_handle>(
-        client_->subscribe(channel_, std::move(on_message), std::move(on_gap)));
+    redis_subscription s = client_->subscribe(channel_, std::move(on_message), std::move(on_gap));
+    // A cache must not fill its memory before it hears invalidations: wait
+    // (bounded) for the server to confirm. If it cannot be reached now, the
+    // client calls on_gap once the subscription is made.
+    const redis_options& o = client_->options();
+    s.wait_until_active(o.connect_timeout + o.command_timeout);
+    return std::make_unique<redis_subscription_handle>(std::move(s));
   }
 
  private:
