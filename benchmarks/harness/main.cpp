@@ -17,6 +17,7 @@
 
 #include "bench_types.hpp"
 #include "heap_meter.hpp"
+#include "hit_scaling.hpp"
 #include "recall/detail/engine.hpp"
 #include "reference_policies.hpp"
 #include "workloads.hpp"
@@ -33,6 +34,7 @@ using steady = std::chrono::steady_clock;
 struct options {
   bool quick = false;
   bool json = false;
+  bool hits_only = false;
   std::string json_file;
   std::string trace_path;
   std::vector<double> skews = {0.8, 0.99};
@@ -276,11 +278,42 @@ void print_row(const result& r, const std::string& note) {
              r.hit_ratio, r.bytes ? std::to_string(*r.bytes) : "-", note);
 }
 
+std::string hit_scaling_json(const recall_bench::hit_scaling_row& r) {
+  return fmt::format(
+      R"({{"name":"hits/{}","kind":"hit_scaling","operation":"{}","ns_1_thread":{:.2f},)"
+      R"("ns_2_threads":{:.2f},"scaling":{:.3f}}})",
+      r.operation, r.operation, r.ns_1_thread, r.ns_2_threads, r.scaling);
+}
+
+// The table of issue 12: hits on 64 hot keys at 1 and 2 threads. Metering is
+// off: its counter would be a shared write on every allocation of a copy.
+void run_hit_scaling(const options& o, std::FILE* json_out) {
+  recall_bench::set_heap_metering(false);
+  const int reps = o.quick ? 3 : 7;
+  const std::size_t ops = o.quick ? 20'000 : 300'000;
+  const auto rows = recall_bench::measure_hit_scaling(reps, ops);
+  recall_bench::set_heap_metering(true);
+  if (!o.json) {
+    fmt::print("\nhits on 64 hot keys, ~1 KiB value: median of {} interleaved runs, {} hits per "
+               "thread each\n{:<58} {:>12} {:>14} {:>8}\n",
+               reps, ops, "operation", "1 thread ns", "2 threads ns", "scaling");
+  }
+  for (const auto& r : rows) {
+    if (o.json) fmt::print("{}\n", hit_scaling_json(r));
+    if (!o.json) {
+      fmt::print("{:<58} {:>12.1f} {:>14.1f} {:>7.2f}x\n", r.operation, r.ns_1_thread,
+                 r.ns_2_threads, r.scaling);
+    }
+    if (json_out) fmt::print(json_out, "{}\n", hit_scaling_json(r));
+  }
+}
+
 [[noreturn]] void usage(int code) {
   std::fputs(
-      "usage: recall-bench [--quick] [--json | --json-file PATH] [--trace PATH]\n"
+      "usage: recall-bench [--quick] [--hits-only] [--json | --json-file PATH] [--trace PATH]\n"
       "                    [--skew S[,S...]] [--keys N] [--ops N]\n"
       "  --quick       small run for CI (under 20 s): 10k keys, 200k requests, skew 0.99\n"
+      "  --hits-only   only the hit-scaling table (64 hot keys, 1 and 2 threads)\n"
       "  --json        one JSON object per result on stdout instead of the table\n"
       "  --json-file   print the table and also write the JSON lines to PATH\n"
       "  --trace PATH  also replay a trace file (one key per line); skipped if missing\n"
@@ -318,6 +351,8 @@ options parse(int argc, char** argv) {
       usage(0);
     } else if (a == "--quick") {
       o.quick = true;
+    } else if (a == "--hits-only") {
+      o.hits_only = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--json-file") {
@@ -372,6 +407,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "recall-bench: cannot write --json-file '%s'\n", o.json_file.c_str());
       return 2;
     }
+  }
+
+  if (o.hits_only) {
+    run_hit_scaling(o, json_out);
+    if (json_out) std::fclose(json_out);
+    return 0;
   }
 
   std::vector<trace> traces;
@@ -446,6 +487,7 @@ int main(int argc, char** argv) {
                        100.0 * static_cast<double>(capacity) / static_cast<double>(hot.distinct))) {
     emit(r, "");
   }
+  run_hit_scaling(o, json_out);
   if (json_out) std::fclose(json_out);
 
   {
