@@ -19,6 +19,7 @@
 //       {.name = "load_sales", .ttl = 5min, .max_entries = 1000, .max_bytes = 64 << 20});
 //   sales_table t = load_sales("EU", 42);         // a copy, safe to mutate
 //   auto r = load_sales.lookup("EU", 42);         // value + computed_at, age, stale
+//   double total = load_sales.with("EU", 42, [](const sales_table& t) { return t.total(); });
 //   load_sales.invalidate("EU", 42);
 #pragma once
 
@@ -164,6 +165,35 @@ class data_cache {
       return out;
     }
     return load(k, tag, args...).value;
+  }
+
+  template <class F>
+  std::invoke_result_t<F&, const R&> with(const Args&... args, F& f) {
+    using result = std::invoke_result_t<F&, const R&>;
+    static_assert(!std::is_reference_v<result>,
+                  "recall: with()'s function must return a value, not a reference: the cached "
+                  "object is only lent to it for the length of the call");
+    const auto [k, tag] = key_of(args...);
+    std::exception_ptr error;
+    std::shared_ptr<std::atomic<bool>> refresh;
+    std::optional<std::conditional_t<std::is_void_v<result>, bool, result>> out;
+    const bool found = engine_.visit(k, [&](const entry& e, const entry_info&) {
+      if (e.error) {
+        error = e.error;
+        return;
+      }
+      if constexpr (std::is_void_v<result>) {
+        f(*e.value);
+        out.emplace(true);
+      } else {
+        out.emplace(f(*e.value));
+      }
+      note_staleness(e, nullptr, refresh);
+    });
+    if (!found) return f(*load(k, tag, args...).value);
+    if (error) std::rethrow_exception(error);
+    if (refresh) schedule_refresh(k, tag, std::move(refresh), args...);
+    if constexpr (!std::is_void_v<result>) return std::move(*out);
   }
 
   bool invalidate(Args... args) { return engine_.erase(key_of(args...).first); }
@@ -378,6 +408,15 @@ class cached_function<R(Args...)> {
   std::optional<lookup_result<R>> peek(Args... args) const { return cache_->peek(args...); }
   // The cached object itself, shared and immutable: no copy for large values.
   std::shared_ptr<const R> shared(Args... args) const { return cache_->shared(args...); }
+  // Lends the cached object to f (computing it first on a miss) and returns
+  // f's result: no copy and no reference count, so hits on one hot entry from
+  // many threads write no shared memory. f runs while the cache cannot free
+  // the object: keep it short (read, aggregate, serialize), do not keep
+  // references to the object past it, and do not block in it.
+  template <class F>
+  auto with(Args... args, F&& f) const {
+    return cache_->with(args..., f);
+  }
 
   bool invalidate(Args... args) const { return cache_->invalidate(args...); }
   void clear() const { cache_->clear(); }
