@@ -37,7 +37,8 @@ int key_of(int thread, std::size_t i) {
 }
 
 // Wall nanoseconds per operation, all threads' operations together.
-double run(int threads, std::size_t ops_per_thread, const std::function<void(int, std::size_t)>& op) {
+double run(int threads, std::size_t ops_per_thread,
+           const std::function<void(int, std::size_t)>& op) {
   std::latch start(threads + 1);
   std::vector<std::jthread> pool;
   for (int t = 0; t < threads; ++t) {
@@ -78,11 +79,13 @@ std::vector<hit_scaling_row> measure_hit_scaling(int repetitions, std::size_t op
     limit.emplace(recall::make_key_with_seed(seed, region, day), make_sales_row());
   }
 
-  auto data = recall::cache_data([](const std::string& r, int day) {
-    auto row = make_sales_row();
-    row.region = r + std::to_string(day);
-    return row;
-  }, {.name = "hit_scaling", .ttl = 1h});
+  auto data = recall::cache_data(
+      [](const std::string& r, int day) {
+        auto row = make_sales_row();
+        row.region = r + std::to_string(day);
+        return row;
+      },
+      {.name = "hit_scaling", .ttl = 1h});
   auto resources = recall::cache_resource([](int k) { return std::make_unique<client>(client{k}); },
                                           {.name = "hit_scaling_client", .ttl = 1h});
   for (int day = 0; day < hot_keys; ++day) {
@@ -107,10 +110,21 @@ std::vector<hit_scaling_row> measure_hit_scaling(int repetitions, std::size_t op
          const auto row = data.shared(region, key_of(t, i));
          keep(row);
        }},
+      {"cache_data with() hit (borrowed, reads one value)",
+       [&](int t, std::size_t i) {
+         const double v =
+             data.with(region, key_of(t, i), [](const sales_row& row) { return row.values[3]; });
+         keep(v);
+       }},
       {"cache_resource hit",
        [&](int t, std::size_t i) {
          const auto c = resources(key_of(t, i));
          keep(c);
+       }},
+      {"cache_resource with() hit (borrowed)",
+       [&](int t, std::size_t i) {
+         const int id = resources.with(key_of(t, i), [](client& c) { return c.id; });
+         keep(id);
        }},
   };
 

@@ -142,13 +142,12 @@ result replay_belady(const trace& t, std::size_t capacity) {
 }
 
 // Positions in the rows hit_ratio_rows returns.
-constexpr std::size_t recall_row = 0, lru_row = 2, s3fifo_row = 3, wtinylfu_row = 4,
-                      belady_row = 5;
+constexpr std::size_t recall_row = 0, lru_row = 2, s3fifo_row = 3, wtinylfu_row = 4, belady_row = 5;
 
 // The best of the online reference policies recall must match (within 1 point).
 double best_reference(const std::vector<result>& rows) {
-  return std::max({rows[lru_row].hit_ratio, rows[s3fifo_row].hit_ratio,
-                   rows[wtinylfu_row].hit_ratio});
+  return std::max(
+      {rows[lru_row].hit_ratio, rows[s3fifo_row].hit_ratio, rows[wtinylfu_row].hit_ratio});
 }
 
 // Every result for one trace and cache size, with the invariants no correct
@@ -317,9 +316,10 @@ void run_hit_scaling(const options& o, std::FILE* json_out) {
   const auto rows = recall_bench::measure_hit_scaling(reps, ops);
   recall_bench::set_heap_metering(true);
   if (!o.json) {
-    fmt::print("\nhits on 64 hot keys, ~1 KiB value: median of {} interleaved runs, {} hits per "
-               "thread each\n{:<58} {:>12} {:>14} {:>8}\n",
-               reps, ops, "operation", "1 thread ns", "2 threads ns", "scaling");
+    fmt::print(
+        "\nhits on 64 hot keys, ~1 KiB value: median of {} interleaved runs, {} hits per "
+        "thread each\n{:<58} {:>12} {:>14} {:>8}\n",
+        reps, ops, "operation", "1 thread ns", "2 threads ns", "scaling");
   }
   for (const auto& r : rows) {
     if (o.json) fmt::print("{}\n", hit_scaling_json(r));
@@ -536,7 +536,8 @@ int main(int argc, char** argv) {
     fmt::print(
         summary, "recall (1 shard) below LRU: {}\n",
         below_lru.empty() ? std::string("nowhere") : fmt::format("{}", fmt::join(below_lru, "; ")));
-    fmt::print(summary, "recall (1 shard) more than 1 point below the best of LRU, S3-FIFO, "
+    fmt::print(summary,
+               "recall (1 shard) more than 1 point below the best of LRU, S3-FIFO, "
                "W-TinyLFU: {}\n",
                below_best.empty() ? std::string("nowhere")
                                   : fmt::format("{}", fmt::join(below_best, "; ")));

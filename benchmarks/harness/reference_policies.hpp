@@ -60,7 +60,10 @@ class id_lists {
   static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
 
   id_lists(std::size_t ids, int lists)
-      : prev_(ids, none), next_(ids, none), heads_(lists, none), tails_(lists, none),
+      : prev_(ids, none),
+        next_(ids, none),
+        heads_(lists, none),
+        tails_(lists, none),
         sizes_(lists, 0) {}
 
   void push_front(int list, std::uint32_t id) {
@@ -91,9 +94,13 @@ class id_lists {
 class s3fifo_model {
  public:
   s3fifo_model(std::size_t capacity, std::size_t ids)
-      : capacity_(capacity), small_cap_(std::max<std::size_t>(1, capacity / 10)),
-        ghost_cap_(capacity - std::min(capacity - 1, capacity / 10)), lists_(ids, 2),
-        where_(ids, out), freq_(ids, 0), ghost_at_(ids, 0) {}
+      : capacity_(capacity),
+        small_cap_(std::max<std::size_t>(1, capacity / 10)),
+        ghost_cap_(capacity - std::min(capacity - 1, capacity / 10)),
+        lists_(ids, 2),
+        where_(ids, out),
+        freq_(ids, 0),
+        ghost_at_(ids, 0) {}
 
   bool access(std::uint32_t id) {
     if (where_[id] != out) {
@@ -158,9 +165,12 @@ class wtinylfu_model {
   wtinylfu_model(std::size_t capacity, std::size_t ids)
       : window_cap_(std::max<std::size_t>(1, capacity / 100)),
         main_cap_(capacity - std::min(capacity, window_cap_)),
-        protected_cap_(main_cap_ * 8 / 10), lists_(ids, 3), where_(ids, out),
+        protected_cap_(main_cap_ * 8 / 10),
+        lists_(ids, 3),
+        where_(ids, out),
         width_(std::bit_ceil(std::max<std::size_t>(16, capacity))),
-        counters_(4 * width_, 0), doorkeeper_(std::bit_ceil(std::max<std::size_t>(64, capacity * 8)) / 64, 0),
+        counters_(4 * width_, 0),
+        doorkeeper_(std::bit_ceil(std::max<std::size_t>(64, capacity * 8)) / 64, 0),
         sample_(10 * std::max<std::size_t>(1, capacity)) {}
 
   bool access(std::uint32_t id) {
