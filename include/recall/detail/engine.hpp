@@ -168,7 +168,7 @@ class engine {
       evict_locked(s, n, out, 0);
       finish_locked(s, out);
     }
-    make_room(s, n, clamp_priority(priority), out);
+    if (over_budget(out)) make_room(s, n, clamp_priority(priority), out);
     release(out);
     clock_reading t{config_.time.get()};
     maybe_sweep(s, h, t);
@@ -756,10 +756,19 @@ class engine {
   }
 
   // Amortised reclamation: the shard just used, and one more picked by other
-  // bits of the key (uniform over shards, and no shared counter to contend on).
+  // bits of the key (uniform over shards, and no shared counter to contend
+  // on). Two relaxed loads per shard when there is nothing to do.
   void maybe_sweep(shard& s, std::uint64_t h, clock_reading& t) {
-    sweep_if_due(s, t);
-    if (shards_.size() > 1) sweep_if_due(neighbour_of(h), t);
+    if (due_for_sweep(s)) sweep_if_due(s, t);
+    if (shards_.size() > 1) {
+      shard& other = neighbour_of(h);
+      if (due_for_sweep(other)) sweep_if_due(other, t);
+    }
+  }
+
+  static bool due_for_sweep(const shard& s) noexcept {
+    return s.next_deadline.load(std::memory_order_relaxed) != never_rep ||
+           s.waiting_epoch.load(std::memory_order_relaxed) != 0;
   }
 
   // Sweeps expired entries, or frees retired nodes whose grace period is
