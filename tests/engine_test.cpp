@@ -497,9 +497,13 @@ TEST_CASE("under contention no hit returns a value erased, replaced or expired b
   std::atomic<bool> stop{false};
   std::atomic<int> violations{0};
   std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> visits{0};
 
   std::thread writer([&] {
-    for (std::uint64_t v = 1; v <= 30'000; ++v) {
+    for (std::uint64_t v = 1; v <= 10'000; ++v) {
+      // Let the readers in between versions, however the threads are scheduled.
+      const std::uint64_t seen = visits.load();
+      while (visits.load() < seen + 2 && !stop) std::this_thread::yield();
       const std::uint64_t i = v % keys;
       switch (v % 3) {
         case 0:
@@ -540,6 +544,7 @@ TEST_CASE("under contention no hit returns a value erased, replaced or expired b
             if (v <= floor) ++violations;
             ++hits;
           });
+          ++visits;
         }
       }
     });

@@ -757,32 +757,31 @@ class engine {
 
   // Amortised reclamation: the shard just used, and one more picked by other
   // bits of the key (uniform over shards, and no shared counter to contend
-  // on). Two relaxed loads per shard when there is nothing to do.
+  // on). A few relaxed loads and at most one clock reading when there is
+  // nothing to do.
   void maybe_sweep(shard& s, std::uint64_t h, clock_reading& t) {
-    if (due_for_sweep(s)) sweep_if_due(s, t);
+    if (sweep_due(s, t)) sweep(s, t);
     if (shards_.size() > 1) {
       shard& other = neighbour_of(h);
-      if (due_for_sweep(other)) sweep_if_due(other, t);
+      if (sweep_due(other, t)) sweep(other, t);
     }
   }
 
-  static bool due_for_sweep(const shard& s) noexcept {
-    return s.next_deadline.load(std::memory_order_relaxed) != never_rep ||
-           s.waiting_epoch.load(std::memory_order_relaxed) != 0;
-  }
-
-  // Sweeps expired entries, or frees retired nodes whose grace period is
-  // probably over; never waits for the lock.
-  void sweep_if_due(shard& s, clock_reading& t) {
+  // Expired entries to sweep, or retired nodes whose grace period is
+  // probably over.
+  static bool sweep_due(const shard& s, clock_reading& t) noexcept {
     const rep due = s.next_deadline.load(std::memory_order_relaxed);
     const std::uint64_t waiting = s.waiting_epoch.load(std::memory_order_relaxed);
-    const bool expired = due != never_rep && t.ticks() >= due;
-    if (!expired && (waiting == 0 || waiting >= epoch::current())) return;
+    return (due != never_rep && t.ticks() >= due) || (waiting != 0 && waiting < epoch::current());
+  }
+
+  // Never waits for the lock: another thread is already at work there.
+  void sweep(shard& s, clock_reading& t) {
     batch out;
     {
       std::unique_lock lock(s.mu, std::try_to_lock);
       if (!lock) return;
-      if (expired) sweep_locked(s, time_point(duration(t.ticks())), sweep_batch, out);
+      sweep_locked(s, time_point(duration(t.ticks())), sweep_batch, out);
       finish_locked(s, out);
     }
     release(out);
