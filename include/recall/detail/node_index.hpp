@@ -17,6 +17,7 @@
 // read section; every other member is for the writer, under the owner's lock.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -31,7 +32,7 @@ template <class Node>
 class node_index {
  public:
   struct table {
-    std::size_t mask;  // groups - 1
+    std::size_t groups;
     std::atomic<std::uint64_t>* ctrl;
     std::atomic<Node*>* slots;
   };
@@ -50,8 +51,8 @@ class node_index {
         Node* n = t->slots[g * 8 + slot_in(m)].load(std::memory_order_seq_cst);
         if (n && n->k == k) return n;
       }
-      if (match(w, empty) || step > t->mask) return nullptr;
-      g = (g + step) & t->mask;
+      if (match(w, empty) || step >= t->groups) return nullptr;
+      g = next_group(g, *t);
     }
   }
 
@@ -95,7 +96,7 @@ class node_index {
   template <class Hash>
   table* shrink(const Hash& hash_of) {
     table* t = current_.load(std::memory_order_relaxed);
-    if (t->mask == 0 || size_ * 16 > capacity(*t)) return nullptr;
+    if (t->groups == 1 || size_ * 16 > capacity(*t)) return nullptr;
     rebuild(size_, hash_of);
     return t;
   }
@@ -121,15 +122,26 @@ class node_index {
   static std::uint64_t with_byte(std::uint64_t w, std::size_t i, std::uint64_t byte) noexcept {
     return (w & ~(std::uint64_t{0xff} << (8 * i))) | (byte << (8 * i));
   }
+  // Bits 7..53 of the hash (the control byte takes 0..6, the shard 54..63),
+  // scaled onto the groups by multiplication, so a table can have any number
+  // of groups and stay close to its intended load.
   static std::size_t group_of(std::uint64_t h, const table& t) noexcept {
-    return static_cast<std::size_t>(h >> 7) & t.mask;
+    const std::uint64_t x = (h >> 7) << 17;
+#if defined(__SIZEOF_INT128__)
+    return static_cast<std::size_t>((static_cast<unsigned __int128>(x) * t.groups) >> 64);
+#else
+    return static_cast<std::size_t>((x >> 32) * t.groups >> 32);
+#endif
   }
-  static std::size_t capacity(const table& t) noexcept { return (t.mask + 1) * 8; }
+  static std::size_t next_group(std::size_t g, const table& t) noexcept {
+    return g + 1 == t.groups ? 0 : g + 1;
+  }
+  static std::size_t capacity(const table& t) noexcept { return t.groups * 8; }
 
   static table* make_table(std::size_t groups) {
     const std::size_t bytes = 64 + groups * 8 + groups * 8 * sizeof(std::atomic<Node*>);
     void* raw = ::operator new (bytes, std::align_val_t{64});
-    auto* t = new (raw) table{groups - 1, nullptr, nullptr};
+    auto* t = new (raw) table{groups, nullptr, nullptr};
     auto* base = static_cast<unsigned char*>(raw) + 64;
     t->ctrl = new (base) std::atomic<std::uint64_t>[groups];
     t->slots = new (base + groups * 8) std::atomic<Node*>[groups * 8];
@@ -144,7 +156,7 @@ class node_index {
   // then the control byte that makes readers look at it.
   void place(table& t, std::uint64_t h, Node* n) noexcept {
     std::size_t g = group_of(h, t);
-    for (std::size_t step = 1;; ++step) {
+    for (;;) {
       const std::uint64_t w = t.ctrl[g].load(std::memory_order_relaxed);
       if (const std::uint64_t free = w & msbs) {
         const std::size_t i = slot_in(free);
@@ -153,27 +165,27 @@ class node_index {
         t.ctrl[g].store(with_byte(w, i, h & 0x7f), std::memory_order_seq_cst);
         return;
       }
-      g = (g + step) & t.mask;
+      g = next_group(g, t);
     }
   }
 
   std::size_t locate(const table& t, std::uint64_t h, const Node* n) const noexcept {
     std::size_t g = group_of(h, t);
-    for (std::size_t step = 1;; ++step) {
+    for (;;) {
       const std::uint64_t w = t.ctrl[g].load(std::memory_order_relaxed);
       for (std::uint64_t m = match(w, h & 0x7f); m; m &= m - 1) {
         const std::size_t i = g * 8 + slot_in(m);
         if (t.slots[i].load(std::memory_order_relaxed) == n) return i;
       }
-      g = (g + step) & t.mask;
+      g = next_group(g, t);
     }
   }
 
-  // A table for `count` nodes at most 3/4 full, filled and published.
+  // A table for `count` nodes, 5/8 full, filled and published: it grows by
+  // 7/5 when it is 7/8 full again.
   template <class Hash>
   table* rebuild(std::size_t count, const Hash& hash_of) {
-    std::size_t groups = 1;
-    while (groups * 8 * 3 < count * 4) groups *= 2;
+    const std::size_t groups = std::max<std::size_t>(1, (count * 8 / 5 + 7) / 8);
     table* old = current_.load(std::memory_order_relaxed);
     table* t = make_table(groups);
     tombstones_ = 0;
