@@ -19,6 +19,7 @@
 //       {.name = "load_sales", .ttl = 5min, .max_entries = 1000, .max_bytes = 64 << 20});
 //   sales_table t = load_sales("EU", 42);         // a copy, safe to mutate
 //   auto r = load_sales.lookup("EU", 42);         // value + computed_at, age, stale
+//   double total = load_sales.with("EU", 42, [](const sales_table& t) { return t.total(); });
 //   load_sales.invalidate("EU", 42);
 #pragma once
 
@@ -63,6 +64,15 @@ class cached_function<R(Args...)> {
   std::optional<lookup_result<R>> peek(Args... args) const { return cache_->peek(args...); }
   // The cached object itself, shared and immutable: no copy for large values.
   std::shared_ptr<const R> shared(Args... args) const { return cache_->shared(args...); }
+  // Lends the cached object to f (computing it first on a miss) and returns
+  // f's result: no copy and no reference count, so hits on one hot entry from
+  // many threads write no shared memory. f runs while the cache cannot free
+  // the object: keep it short (read, aggregate, serialize), do not keep
+  // references to the object past it, and do not block in it.
+  template <class F>
+  auto with(Args... args, F&& f) const {
+    return cache_->with(args..., f);
+  }
 
   bool invalidate(Args... args) const { return cache_->invalidate(args...); }
   void clear() const { cache_->clear(); }

@@ -115,6 +115,29 @@ class data_cache final : private l2_tier::listener {
     return load(k, tag, args...).value;
   }
 
+  template <class F>
+  std::invoke_result_t<F&, const R&> with(const Args&... args, F& f) {
+    using result = std::invoke_result_t<F&, const R&>;
+    static_assert(!std::is_reference_v<result>,
+                  "recall: with()'s function must return a value, not a reference: the cached "
+                  "object is only lent to it for the length of the call");
+    const auto [k, tag] = key_of(args...);
+    std::optional<std::conditional_t<std::is_void_v<result>, bool, result>> out;
+    const bool found = visit_live(
+        k,
+        [&](const entry& e, lookup_result<R>*) {
+          if constexpr (std::is_void_v<result>) {
+            f(*e.value);
+            out.emplace(true);
+          } else {
+            out.emplace(f(*e.value));
+          }
+        },
+        nullptr, tag, args...);
+    if (!found) return f(*load(k, tag, args...).value);
+    if constexpr (!std::is_void_v<result>) return std::move(*out);
+  }
+
   bool invalidate(Args... args) {
     const key k = key_of(args...).first;
     invalidations_.fetch_add(1, std::memory_order_acq_rel);
