@@ -213,7 +213,10 @@ void l2_tier::store(const key& k, const l2_record& record, duration ttl) {
   writes_.fetch_add(1, std::memory_order_relaxed);
   flush_pending();
   // Other replicas drop their copy (it is older) and lease waiters wake up.
-  store_->publish(fmt::format("{} set {} {}", origin_, namespace_, k.to_hex()));
+  store_->publish(fmt::format(
+      "{} set {} {} {}", origin_, namespace_, k.to_hex(),
+      std::chrono::duration_cast<std::chrono::nanoseconds>(record.computed_at.time_since_epoch())
+          .count()));
 }
 
 bool l2_tier::send(const pending& p) {
@@ -308,10 +311,19 @@ void l2_tier::on_message(std::string_view message) {
   if (op == "clear") {
     invalidations_received_.fetch_add(1, std::memory_order_relaxed);
     owner_.drop_all();
-  } else if ((op == "set" || op == "del") && f.size() >= 4) {
+  } else if (op == "del" && f.size() >= 4) {
     if (const std::optional<key> k = parse_key(f[3])) {
-      if (op == "del") invalidations_received_.fetch_add(1, std::memory_order_relaxed);
-      owner_.drop(*k, op == "del");
+      invalidations_received_.fetch_add(1, std::memory_order_relaxed);
+      owner_.drop(*k);
+    }
+  } else if (op == "set" && f.size() >= 5) {
+    std::int64_t ns = 0;
+    const std::string_view at = f[4];
+    const auto parsed = std::from_chars(at.data(), at.data() + at.size(), ns);
+    const std::optional<key> k = parse_key(f[3]);
+    if (k && parsed.ec == std::errc() && parsed.ptr == at.data() + at.size()) {
+      owner_.replaced(*k, wall_time_point(std::chrono::duration_cast<wall_time_point::duration>(
+                              std::chrono::nanoseconds(ns))));
     }
   }
 }
