@@ -8,13 +8,12 @@
 #include <charconv>
 #include <random>
 
-#include "recall/detail/hook_list.hpp"
 #include "recall/detail/xxhash.hpp"
 #include "recall/error.hpp"
 
 namespace recall::detail {
 
-hook_list<second_level*>& second_levels();  // src/second_level.cpp
+std::vector<std::shared_ptr<second_level>> live_second_levels();  // src/second_level.cpp
 
 namespace {
 
@@ -131,6 +130,7 @@ l2_tier::l2_tier(std::shared_ptr<second_level> store, std::string_view name,
       tags_(std::move(tags)),
       owner_(owner),
       origin_(random_id()) {
+  register_second_level(store_);
   check_key_part("name", name, name);
   if (!version.empty()) check_key_part("version", version, name);
   for (const std::string& tag : tags_) check_key_part("tag", tag, name);
@@ -355,8 +355,8 @@ void l2_tier::add_stats(cache_stats& s) const {
 
 std::size_t l2_tier::announce_tag(std::string_view tag) {
   std::size_t unreachable = 0;
-  second_levels().for_each([&](second_level* store) {
-    if (send_tag(*store, tag)) return;
+  for (const std::shared_ptr<second_level>& store : live_second_levels()) {
+    if (send_tag(*store, tag)) continue;
     ++unreachable;
     store->report(
         fmt::format("recall: invalidate_tag('{}'): the {} second level is unreachable; "
@@ -364,8 +364,8 @@ std::size_t l2_tier::announce_tag(std::string_view tag) {
                     tag, store->kind()));
     auto& u = unsent();
     std::lock_guard lock(u.mu);
-    u.by_store[store].insert(std::string(tag));
-  });
+    u.by_store[store.get()].insert(std::string(tag));
+  }
   return unreachable;
 }
 
