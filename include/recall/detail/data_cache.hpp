@@ -90,8 +90,10 @@ class data_cache final : private l2_tier::listener {
     }
     loaded l = load(k, tag, args...);
     const time_point t = engine_.now();
-    // A fail-safe value is stale, and came from the cache, not from this call.
-    return {*l.value, l.computed_at, t - l.computed_at, l.fail_safe, l.fail_safe, l.fail_safe};
+    // A fail-safe value is stale, and came from the cache, not from this call;
+    // so did a value read from the second level without waiting for a computation.
+    const bool from_cache = l.fail_safe || l.from_l2;
+    return {*l.value, l.computed_at, t - l.computed_at, l.fail_safe, from_cache, l.fail_safe};
   }
 
   std::optional<lookup_result<R>> peek(Args... args) {
@@ -165,6 +167,7 @@ class data_cache final : private l2_tier::listener {
     time_point expires_at;
     std::size_t weight = 0;  // the encoded size the engine counts
     bool fail_safe = false;  // expired, served because the function failed
+    bool from_l2 = false;    // found in the second level, not awaited from a computation
   };
   // A caller's failure may be cached (cache_errors); a background refresh's
   // never is: the value it was refreshing stays until its ttl.
@@ -312,6 +315,7 @@ class data_cache final : private l2_tier::listener {
       if (!found.available) return std::nullopt;
       if (found.record) {
         if (std::optional<loaded> l = admit(k, tag, *found.record, fallback)) {
+          l->from_l2 = !waited;
           l2_->count_hit();
           return l;
         }
@@ -348,10 +352,12 @@ class data_cache final : private l2_tier::listener {
     const wall_time_point wall = options_.clock->wall_now();
     const auto local = [&](wall_time_point w) {
       if (w == wall_time_point::max()) return time_point::max();
-      // Ahead of this process's clock (skew) counts as now: an age is never negative.
-      return w >= wall ? t : t - std::chrono::duration_cast<duration>(wall - w);
+      return w >= wall ? deadline_after(t, std::chrono::duration_cast<duration>(w - wall))
+                       : t - std::chrono::duration_cast<duration>(wall - w);
     };
-    loaded l{std::make_shared<const R>(std::move(*d)), local(record.computed_at),
+    // A computed_at ahead of this process's clock (skew) counts as now: an
+    // age is never negative. An expires_at is ahead of it until it passes.
+    loaded l{std::make_shared<const R>(std::move(*d)), std::min(local(record.computed_at), t),
              local(record.expires_at), record.value.size()};
     if (t >= l.expires_at) {
       if (!fallback || fallback->computed_at < l.computed_at) fallback = l;
