@@ -2,6 +2,7 @@
 #include "recall/disk_store.hpp"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -42,6 +43,19 @@ std::shared_ptr<channel> channel_for(std::pair<dev_t, ino_t> directory) {
   return c;
 }
 
+// How many fork()s this process descends from: a store records it when it
+// opens, and a child sees a larger number than its parent's stores recorded.
+// (getpid() would cost a system call on every operation.)
+std::atomic<std::uint64_t> forks{0};
+
+std::uint64_t fork_generation() {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    ::pthread_atfork(nullptr, nullptr, [] { forks.fetch_add(1, std::memory_order_relaxed); });
+  });
+  return forks.load(std::memory_order_relaxed);
+}
+
 class disk_subscription final : public l2_subscription {
  public:
   disk_subscription(std::shared_ptr<channel> c, std::uint64_t id)
@@ -66,7 +80,7 @@ class disk_level final : public second_level {
              {o.max_entries, o.max_bytes == SIZE_MAX ? UINT64_MAX : std::uint64_t{o.max_bytes}},
              o.sync, options().clock, [this](std::string_view m) { report(m); }),
         channel_(channel_for(dir_.identity())),
-        pid_(::getpid()) {
+        generation_(fork_generation()) {
     registration_.emplace(dir_.path(), "disk_store",
                           detail::registry_hooks{.metrics = [this] { return metrics(); },
                                                  .clear = nullptr});  // not a cache: kept
@@ -236,7 +250,7 @@ class disk_level final : public second_level {
  private:
   // A store opened before fork() shares its lock with the parent's: refuse.
   bool forked() noexcept {
-    if (::getpid() == pid_) return false;
+    if (forks.load(std::memory_order_relaxed) == generation_) return false;
     report(
         fmt::format("recall: disk store '{}' was opened before fork(); a child process must "
                     "open its own disk_store",
@@ -392,7 +406,7 @@ class disk_level final : public second_level {
 
   disk_directory dir_;
   std::shared_ptr<channel> channel_;
-  const pid_t pid_;
+  const std::uint64_t generation_;  // fork_generation() when opened
   std::atomic<std::uint64_t> reads_{0}, hits_{0}, misses_{0}, writes_{0}, add_conflicts_{0},
       rejected_{0}, io_errors_{0};
   std::optional<detail::registration> registration_;  // last: its hook reads the rest
