@@ -12,6 +12,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <random>
 
 #include "recall/detail/xxhash.hpp"
@@ -78,6 +79,7 @@ unique_fd open_directory(int at, const char* name, const std::string& shown) {
       refuse(
           fmt::format("cannot create the disk store directory '{}': {}", shown, errno_text(errno)));
     }
+    ::fchmodat(at, name, 0700, 0);  // exactly 0700, whatever the umask took away
     fd.reset(open_at(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
   }
   if (!fd) {
@@ -189,8 +191,9 @@ void disk_directory::claim_root() {
   const auto write_marker = [&] {
     unique_fd marker(
         open_at(root_.get(), marker_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
-    if (!marker || ::write(marker.get(), marker_text.data(), marker_text.size()) !=
-                       static_cast<ssize_t>(marker_text.size())) {
+    if (!marker || ::fchmod(marker.get(), 0600) != 0 ||
+        ::write(marker.get(), marker_text.data(), marker_text.size()) !=
+            static_cast<ssize_t>(marker_text.size())) {
       refuse(fmt::format("cannot write '{}/{}': {}", path_, marker_name, errno_text(errno)));
     }
   };
@@ -332,6 +335,8 @@ int disk_directory::replace_index(locked&, const disk_index* copy_from, bool loa
       fmt::format("index-{}-{}", ::getpid(), temp_serial_.fetch_add(1, std::memory_order_relaxed));
   unique_fd fd(open_at(temps_.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
   if (!fd) return errno;
+  // Exactly 0600 (the next process opens it for writing, whatever the umask).
+  ::fchmod(fd.get(), 0600);
   if (const int err = lock_file(fd.get(), LOCK_EX)) {
     ::unlinkat(temps_.get(), name.c_str(), 0);
     return err;
@@ -534,7 +539,12 @@ disk_directory::read_result disk_directory::read(const disk_file::name& n, std::
     out.what = found::too_large;
     return out;
   }
-  out.value.resize(static_cast<std::size_t>(st.st_size));
+  try {
+    out.value.resize(static_cast<std::size_t>(st.st_size));
+  } catch (const std::exception&) {  // larger than memory allows (max_bytes = SIZE_MAX)
+    out.what = found::too_large;
+    return out;
+  }
   if (const int err = read_at(fd.get(), out.value.data(), out.value.size(), 0)) {
     out.what = err == EIO ? found::corrupt : found::error;
     out.why = err == EIO ? "shorter than its size" : errno_text(err);

@@ -623,3 +623,24 @@ TEST_CASE("disk store: every sync policy writes whole files") {
     CHECK_FALSE(get1(*store, "k"));
   }
 }
+
+TEST_CASE("disk store: a restrictive umask leaves the store usable and private") {
+  temp_dir tmp;
+  const mode_t saved = ::umask(0277);  // would make directories 0500 and files 0400
+  std::shared_ptr<recall::second_level> store;
+  try {
+    store = recall::disk_store(tmp.store());
+    store->set("k", "v", 1h);
+  } catch (...) {
+    ::umask(saved);
+    throw;
+  }
+  ::umask(saved);
+  CHECK(get1(*store, "k") == "v");
+  CHECK(disk_test::mode_of(tmp.store()) == 0700);
+  CHECK(disk_test::mode_of(tmp.store() / "e") == 0700);
+  CHECK(disk_test::mode_of(tmp.store() / "index") == 0600);
+  auto again = recall::disk_store(tmp.store());
+  CHECK(stats(again).index_rebuilds == 0);
+  CHECK(get1(*again, "k") == "v");
+}
