@@ -386,10 +386,11 @@ class data_cache final : private l2_tier::listener {
     const wall_time_point wall = options_.clock->wall_now();
     const auto local = [&](wall_time_point w) {
       if (w == wall_time_point::max()) return time_point::max();
-      return t + std::chrono::duration_cast<duration>(w - wall);
+      return w >= wall ? deadline_after(t, std::chrono::duration_cast<duration>(w - wall))
+                       : t - std::chrono::duration_cast<duration>(wall - w);
     };
     // A computed_at ahead of this process's clock (skew) counts as now: an
-    // age is never negative.
+    // age is never negative. An expires_at is ahead of it until it passes.
     loaded l{std::make_shared<const R>(std::move(*d)), std::min(local(record.computed_at), t),
              local(record.expires_at), record.value.size()};
     if (t >= l.expires_at) {
