@@ -23,6 +23,8 @@
 #include <string>
 #include <string_view>
 
+#include "recall/export.hpp"
+
 namespace recall {
 
 enum class same_site_policy { lax, strict, none };
@@ -45,7 +47,7 @@ struct cookie_options {
   bool allow_insecure_for_local_development = false;
 };
 
-class session_cookie {
+class RECALL_EXPORT session_cookie {
  public:
   // Throws recall::config_error for an invalid or insecure combination.
   explicit session_cookie(cookie_options options = {});
@@ -74,7 +76,7 @@ class session_cookie {
 // absent. Names are case-sensitive. Tolerates missing or extra spaces and
 // empty or malformed pairs; never throws. The result points into
 // `cookie_header`.
-std::optional<std::string_view> find_cookie(std::string_view cookie_header,
-                                            std::string_view name) noexcept;
+RECALL_EXPORT std::optional<std::string_view> find_cookie(std::string_view cookie_header,
+                                                          std::string_view name) noexcept;
 
 }  // namespace recall

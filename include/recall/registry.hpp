@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "recall/export.hpp"
 #include "recall/stats.hpp"
 
 namespace recall {
@@ -34,14 +35,14 @@ struct registered_object {
 };
 
 // A snapshot of every registered object and its metrics.
-std::vector<registered_object> registered();
+RECALL_EXPORT std::vector<registered_object> registered();
 
 // Clears every cache_data and cache_resource (session stores are not caches
 // and keep their sessions).
-void clear_all();
+RECALL_EXPORT void clear_all();
 
 // The metrics of a cache_stats, in the registry's naming.
-std::vector<metric> to_metrics(const cache_stats& stats);
+RECALL_EXPORT std::vector<metric> to_metrics(const cache_stats& stats);
 
 namespace detail {
 
@@ -52,7 +53,7 @@ struct registry_hooks {
 
 // Registers until destroyed. Not copyable or movable: the hooks point into
 // the object that owns the registration.
-class registration {
+class RECALL_EXPORT registration {
  public:
   registration(std::string name, std::string kind, registry_hooks hooks);
   ~registration();

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 
 namespace recall {
@@ -86,7 +87,7 @@ concept header_list = std::ranges::input_range<const H> &&
   { h.second } -> std::convertible_to<std::string_view>;
 };
 
-class trusted_proxy {
+class RECALL_EXPORT trusted_proxy {
  public:
   // Returns the value of the named request header, if present. The lookup
   // should match names case-insensitively, as HTTP frameworks do.

@@ -12,13 +12,15 @@
 #include <cstdint>
 #include <functional>
 
+#include "recall/export.hpp"
+
 namespace recall::detail {
 
 // The session open on this thread, 0 when none.
-std::uint64_t current_session_tag() noexcept;
+RECALL_EXPORT std::uint64_t current_session_tag() noexcept;
 
 // Marks this thread as working for a session until destroyed; nests.
-class session_tag_guard {
+class RECALL_EXPORT session_tag_guard {
  public:
   explicit session_tag_guard(std::uint64_t tag) noexcept;
   ~session_tag_guard();
@@ -31,7 +33,7 @@ class session_tag_guard {
 
 // Calls `on_end(tag)` for every session that ends until destroyed.
 // Destruction waits for a call in progress to return.
-class session_end_subscription {
+class RECALL_EXPORT session_end_subscription {
  public:
   explicit session_end_subscription(std::function<void(std::uint64_t)> on_end);
   ~session_end_subscription();
@@ -43,6 +45,6 @@ class session_end_subscription {
 };
 
 // Called by session stores when a session ends (logout, timeout, eviction).
-void announce_session_end(std::uint64_t tag);
+RECALL_EXPORT void announce_session_end(std::uint64_t tag);
 
 }  // namespace recall::detail

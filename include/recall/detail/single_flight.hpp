@@ -19,13 +19,16 @@
 #include <vector>
 
 #include "recall/error.hpp"
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 
 namespace recall::detail {
 
 // The (table, key) pairs whose computation this thread is running, to report
-// a computation that calls itself instead of waiting for itself forever.
-inline thread_local std::vector<std::pair<const void*, key>> active_flights;
+// a computation that calls itself instead of waiting for itself forever. The
+// list lives in the library, not in an inline variable: every module of a
+// program (a plugin built with hidden visibility too) must see the same one.
+RECALL_EXPORT std::vector<std::pair<const void*, key>>& active_flights() noexcept;
 
 template <class R>
 class single_flight {
@@ -34,7 +37,8 @@ class single_flight {
   // computing `k`. Throws what compute() threw, to every waiter.
   template <class F>
   R run(const key& k, const std::string& name, F&& compute) {
-    for (const auto& [table, active] : active_flights) {
+    auto& flights = active_flights();
+    for (const auto& [table, active] : flights) {
       if (table == this && active == k) {
         throw recursive_call_error("recall: '" + name +
                                    "' called itself with the same arguments while computing "
@@ -55,14 +59,14 @@ class single_flight {
     }
     if (!leader) return f->wait();
 
-    active_flights.emplace_back(this, k);
+    flights.emplace_back(this, k);
     try {
       R result = compute();
-      active_flights.pop_back();
+      flights.pop_back();
       finish(s, k, *f, std::move(result), nullptr);
       return f->wait();
     } catch (...) {
-      active_flights.pop_back();
+      flights.pop_back();
       finish(s, k, *f, std::nullopt, std::current_exception());
       throw;
     }
