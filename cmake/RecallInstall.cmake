@@ -6,7 +6,8 @@ install(TARGETS recall EXPORT recall-targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/recall DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 set(recall_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/recall)
 install(EXPORT recall-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
@@ -20,5 +21,22 @@ install(FILES
   cmake/RecallDependencies.cmake
   DESTINATION ${recall_cmake_dir})
 
+# The .pc file finds its prefix from its own location, so an installed tree
+# works wherever it is copied (cmake --install --prefix, vcpkg, Conan).
+set(recall_pc_dir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(IS_ABSOLUTE "${recall_pc_dir}")
+  set(RECALL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH recall_pc_up "/${recall_pc_dir}" "/")
+  string(REGEX REPLACE "/$" "" recall_pc_up "${recall_pc_up}")
+  set(RECALL_PC_PREFIX "\${pcfiledir}/${recall_pc_up}")
+endif()
+foreach(dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${dir}}")
+    set(RECALL_PC_${dir} "${CMAKE_INSTALL_${dir}}")
+  else()
+    set(RECALL_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
+  endif()
+endforeach()
 configure_file(cmake/recall.pc.in ${PROJECT_BINARY_DIR}/recall.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/recall.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${PROJECT_BINARY_DIR}/recall.pc DESTINATION ${recall_pc_dir})

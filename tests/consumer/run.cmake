@@ -1,17 +1,138 @@
-# Installs recall into a temporary prefix, then configures, builds and runs a
-# tiny project that uses it through find_package(recall CONFIG REQUIRED).
+# Builds and runs the consumer program (main.cpp) against recall added one
+# way (MODE: find_package, add_subdirectory or fetchcontent), as a static or a
+# shared library (SHARED: ON/OFF). Run by CTest with cmake -P.
+#
+# find_package installs recall into a temporary prefix first: from the main
+# build (REUSE_BUILD_DIR) when it has the wanted linkage, else from a build of
+# only the library. With a shared library it also checks that every function
+# defined in src/ is exported and that the soname chain is in place, and the
+# pkg-config file is used to build the program once more.
+#
+# Inputs: MODE SHARED SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER VERSION
+# VERSION_MAJOR VERSION_MINOR; optional: REUSE_BUILD_DIR (with its LIBDIR),
+# LAUNCHER, NM, WITH_REDIS.
+cmake_minimum_required(VERSION 3.20)
+
 file(REMOVE_RECURSE ${WORK_DIR})
-set(prefix ${WORK_DIR}/prefix)
+set(consumer_dir ${SOURCE_DIR}/tests/consumer)
+set(common -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DBUILD_SHARED_LIBS=${SHARED})
+if(LAUNCHER)
+  list(APPEND common -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
+endif()
+if(DEFINED WITH_REDIS)
+  list(APPEND common -DRECALL_WITH_REDIS=${WITH_REDIS})
+endif()
 
 function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out
+                  TIMEOUT 600)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "command failed (${rc}): ${ARGN}\n${out}")
+    string(REPLACE ";" " " command "${ARGN}")
+    message(FATAL_ERROR "consumer test: command failed (${rc}):\n${command}\n${out}")
   endif()
 endfunction()
 
-run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
-run(${WORK_DIR}/build/consumer)
+function(build_and_run_consumer project_dir)
+  run(${CMAKE_COMMAND} -S ${consumer_dir}/${project_dir} -B ${WORK_DIR}/consumer ${common}
+      ${ARGN})
+  run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer --target consumer --parallel 1)
+  # A deadlock must fail the test, not hang it.
+  execute_process(COMMAND ${WORK_DIR}/consumer/consumer RESULT_VARIABLE rc TIMEOUT 60
+                  OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  message(STATUS "${out}")
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer test: the consumer program failed (${rc})")
+  endif()
+endfunction()
+
+# Every function with external linkage that src/ defines in namespace recall
+# must be in the shared library's dynamic symbol table.
+function(check_exports build_dir)
+  if(NOT NM OR NOT CMAKE_HOST_SYSTEM_NAME STREQUAL "Linux")
+    return()
+  endif()
+  file(GLOB objects ${build_dir}/CMakeFiles/recall.dir/src/*.o)
+  execute_process(COMMAND ${NM} -C --defined-only ${objects} OUTPUT_VARIABLE defined)
+  file(GLOB library ${build_dir}/librecall.so)
+  execute_process(COMMAND ${NM} -C -D --defined-only ${library} OUTPUT_VARIABLE exported)
+  string(REPLACE "\n" ";" defined "${defined}")
+  set(missing "")
+  foreach(line IN LISTS defined)
+    if(line MATCHES "^[0-9a-f]+ T (recall::.*)$")
+      string(FIND "${exported}" " ${CMAKE_MATCH_1}\n" at)
+      if(at EQUAL -1)
+        string(APPEND missing "  ${CMAKE_MATCH_1}\n")
+      endif()
+    endif()
+  endforeach()
+  if(missing)
+    message(FATAL_ERROR "consumer test: defined in src/ but not exported from librecall.so "
+                        "(declare them with RECALL_EXPORT):\n${missing}")
+  endif()
+endfunction()
+
+function(check_soname libdir)
+  if(NOT CMAKE_HOST_SYSTEM_NAME STREQUAL "Linux")
+    return()
+  endif()
+  set(soname librecall.so.${VERSION_MAJOR}.${VERSION_MINOR})
+  file(READ_SYMLINK ${libdir}/librecall.so link)
+  file(READ_SYMLINK ${libdir}/${soname} target)
+  if(NOT link STREQUAL soname OR NOT target STREQUAL "librecall.so.${VERSION}")
+    message(FATAL_ERROR "consumer test: expected librecall.so -> ${soname} -> "
+                        "librecall.so.${VERSION}, found ${link} -> ${target}")
+  endif()
+endfunction()
+
+# The pkg-config file alone is enough to compile and link the program.
+function(build_with_pkg_config libdir)
+  find_program(PKG_CONFIG pkg-config)
+  if(NOT PKG_CONFIG)
+    message(STATUS "consumer test: no pkg-config, its check is skipped")
+    return()
+  endif()
+  set(ENV{PKG_CONFIG_PATH} ${libdir}/pkgconfig)
+  execute_process(COMMAND ${PKG_CONFIG} --modversion recall OUTPUT_VARIABLE pc_version
+                  OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT pc_version STREQUAL VERSION)
+    message(FATAL_ERROR "consumer test: pkg-config says recall ${pc_version}, not ${VERSION}")
+  endif()
+  execute_process(COMMAND ${PKG_CONFIG} --cflags --libs recall OUTPUT_VARIABLE flags
+                  RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer test: pkg-config --cflags --libs recall failed")
+  endif()
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  set(exe ${WORK_DIR}/consumer-pkg-config)
+  run(${LAUNCHER} ${CXX_COMPILER} ${consumer_dir}/main.cpp -o ${exe} ${flags}
+      -Wl,-rpath,${libdir})
+  run(${exe})
+endfunction()
+
+if(MODE STREQUAL "find_package")
+  set(prefix ${WORK_DIR}/prefix)
+  if(REUSE_BUILD_DIR)
+    set(recall_build ${REUSE_BUILD_DIR})
+    set(libdir ${prefix}/${LIBDIR})
+  else()
+    set(recall_build ${WORK_DIR}/recall)
+    set(libdir ${prefix}/lib)
+    run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${recall_build} ${common}
+        -DRECALL_BUILD_TESTS=OFF -DRECALL_BUILD_BENCHMARKS=OFF -DRECALL_BUILD_EXAMPLES=OFF
+        -DRECALL_INSTALL=ON -DCMAKE_INSTALL_LIBDIR=lib)
+    run(${CMAKE_COMMAND} --build ${recall_build} --parallel 1)
+  endif()
+  run(${CMAKE_COMMAND} --install ${recall_build} --prefix ${prefix})
+  if(SHARED)
+    check_exports(${recall_build})
+    check_soname(${libdir})
+  endif()
+  build_and_run_consumer(find_package -DCMAKE_PREFIX_PATH=${prefix})
+  build_with_pkg_config(${libdir})
+elseif(MODE STREQUAL "add_subdirectory")
+  build_and_run_consumer(add_subdirectory -DRECALL_SOURCE_DIR=${SOURCE_DIR})
+elseif(MODE STREQUAL "fetchcontent")
+  build_and_run_consumer(fetchcontent -DFETCHCONTENT_SOURCE_DIR_RECALL=${SOURCE_DIR})
+else()
+  message(FATAL_ERROR "consumer test: unknown MODE '${MODE}'")
+endif()
