@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Checks recall's Conan recipe and vcpkg port with the real tools, building
 # this checkout:
-#   conan  conan create (static, then shared), each with test_package; with
-#          the Redis target in the tree, once more with with_redis=True.
-#   vcpkg  vcpkg install of ports/recall (static and dynamic triplets) through
-#          an overlay that takes the source from this checkout's HEAD, with no
-#          post-build validation warning; then tests/consumer/find_package
-#          built and run against what vcpkg installed; then the repository's
-#          own manifest (vcpkg.json) installed in manifest mode.
+#   conan  conan create (static, then shared), each with test_package, then
+#          tests/consumer/find_package consumed through its conanfile.txt;
+#          with the Redis target in the tree, once more with with_redis=True.
+#   vcpkg  ports/recall installed (static and dynamic triplets) through the
+#          manifest of tests/consumer/find_package and an overlay that takes
+#          the source from this checkout's HEAD, with no post-build validation
+#          warning; then that consumer built and run against it; then the
+#          repository's own manifest (vcpkg.json) installed.
 # Each part runs only when its tool is on PATH, and otherwise says how to get
 # it (docs/packaging.md). The dependencies are Debian 12's packages
 # (scripts/deps.sh): Conan is told so by scripts/packaging/debian12.profile,
@@ -65,15 +66,31 @@ check_conan() {
   conan remote disable "*" >/dev/null 2>&1 || true
   say "$(conan --version)"
   local profile=$repo/scripts/packaging/debian12.profile
-  local common=(--profile:all "$profile" --build "missing:recall/*" -c "tools.build:jobs=$jobs")
-  step "conan create static + test_package" "$work/conan-static.log" \
-    conan create . "${common[@]}" -o "recall/*:shared=False" || true
-  step "conan create shared + test_package" "$work/conan-shared.log" \
-    conan create . "${common[@]}" -o "recall/*:shared=True" || true
+  local common=(--profile:all "$profile" -c "tools.build:jobs=$jobs")
+  conan_create static "${common[@]}" -o "recall/*:shared=False"
+  conan_create shared "${common[@]}" -o "recall/*:shared=True"
   if [ "$has_redis" = yes ]; then
-    step "conan create with_redis + test_package" "$work/conan-redis.log" \
-      conan create . "${common[@]}" -o "recall/*:with_redis=True" || true
+    conan_create with_redis "${common[@]}" -o "recall/*:with_redis=True"
   fi
+}
+
+# conan_create NAME ARGS...: conan create with test_package, then the
+# consumer project installed from its conanfile.txt and run.
+conan_create() {
+  local name=$1
+  shift
+  step "conan create $name + test_package" "$work/conan-$name.log" \
+    conan create . --build "missing:recall/*" "$@" || return 0
+  local build=$work/conan-consumer-$name args
+  args=$(printf '%q ' "$@")
+  rm -rf "$build"
+  step "tests/consumer/find_package through conanfile.txt ($name)" \
+    "$work/conan-consumer-$name.log" sh -c "
+      conan install tests/consumer/find_package --output-folder='$build' $args \
+        -c tools.cmake.cmaketoolchain:user_presets= &&
+      cmake -S tests/consumer/find_package -B '$build' -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_TOOLCHAIN_FILE='$build/conan_toolchain.cmake' &&
+      cmake --build '$build' --parallel $jobs && '$build/consumer'" || true
 }
 
 # An overlay port for each dependency that installs nothing: vcpkg's
@@ -111,30 +128,30 @@ write_recall_port() {
 vcpkg_install_clean() {
   local log=$1
   shift
-  # From outside the repository: its vcpkg.json would switch on manifest mode.
-  (cd "$outside" && vcpkg install "$@") || return 1
+  vcpkg install "$@" || return 1
   # Post-build validation reports problems as warnings: there must be none.
   ! grep -qi "warning" "$log"
 }
 
 check_vcpkg_triplet() {
-  local triplet=$1 overlay=$2 spec=recall
-  [ "$has_redis" = yes ] && spec="recall[redis]"
-  local dirs=(--x-install-root="$work/vcpkg/installed" --x-buildtrees-root="$work/vcpkg/buildtrees"
-              --x-packages-root="$work/vcpkg/packages" --downloads-root="$work/vcpkg/downloads")
-  step "vcpkg install $spec:$triplet, post-build validation clean" \
-    "$work/vcpkg-$triplet.log" vcpkg_install_clean "$work/vcpkg-$triplet.log" "$spec" \
+  local triplet=$1 overlay=$2 installed=$work/vcpkg/installed-$1 features=()
+  [ "$has_redis" = yes ] && features=(--x-feature=redis)
+  step "vcpkg install recall:$triplet, post-build validation clean" \
+    "$work/vcpkg-$triplet.log" vcpkg_install_clean "$work/vcpkg-$triplet.log" \
+    --x-manifest-root="$repo/tests/consumer/find_package" "${features[@]}" \
     --triplet="$triplet" --overlay-ports="$overlay/system" --overlay-ports="$overlay/ports" \
-    --binarysource=clear "${dirs[@]}" || return 0
-  local usage=$work/vcpkg/installed/$triplet/share/recall/usage
+    --binarysource=clear --x-install-root="$installed" --x-buildtrees-root="$work/vcpkg/buildtrees" \
+    --x-packages-root="$work/vcpkg/packages" --downloads-root="$work/vcpkg/downloads" || return 0
+  local usage=$installed/$triplet/share/recall/usage
   step "vcpkg usage names recall::recall, not xxHash::xxhash" "$work/vcpkg-usage.log" \
     sh -c "cat '$usage' && grep -q 'recall::recall' '$usage' && ! grep -q 'xxHash' '$usage'" || true
   local build=$work/vcpkg/consumer-$triplet
   rm -rf "$build"
-  step "tests/consumer/find_package on vcpkg's $triplet tree" "$work/vcpkg-consumer-$triplet.log" \
+  step "tests/consumer/find_package through vcpkg.json ($triplet)" \
+    "$work/vcpkg-consumer-$triplet.log" \
     sh -c "cmake -S tests/consumer/find_package -B '$build' \
              -DCMAKE_TOOLCHAIN_FILE='$vcpkg_root/scripts/buildsystems/vcpkg.cmake' \
-             -DVCPKG_MANIFEST_MODE=OFF -DVCPKG_INSTALLED_DIR='$work/vcpkg/installed' \
+             -DVCPKG_MANIFEST_INSTALL=OFF -DVCPKG_INSTALLED_DIR='$installed' \
              -DVCPKG_TARGET_TRIPLET=$triplet -DCMAKE_BUILD_TYPE=Release \
            && cmake --build '$build' --parallel $jobs && '$build/consumer'" || true
 }
@@ -150,12 +167,17 @@ check_vcpkg() {
   vcpkg_root=${VCPKG_ROOT:-$(dirname "$(readlink -f "$(command -v vcpkg)")")}
   export VCPKG_ROOT=$vcpkg_root VCPKG_FORCE_SYSTEM_BINARIES=1 VCPKG_MAX_CONCURRENCY=$jobs
   say "$(vcpkg --version | head -n 1)"
-  outside=$(mktemp -d)
+  if ! command -v patchelf >/dev/null; then
+    summary+=("SKIP  vcpkg: patchelf not on PATH")
+    say "SKIP  vcpkg fixes the rpath of what it installs with patchelf, which is not on"
+    say "      PATH (and would be downloaded): apt-get install patchelf, then run this again."
+    return 0
+  fi
   if [ -n "$(git status --porcelain)" ]; then
     say "note: vcpkg builds the committed HEAD; uncommitted changes are not in it"
   fi
   local overlay=$work/vcpkg/overlay
-  rm -rf "$overlay" "$work/vcpkg/installed" "$work/vcpkg/buildtrees" "$work/vcpkg/packages"
+  rm -rf "$overlay" "$work"/vcpkg/installed-* "$work/vcpkg/buildtrees" "$work/vcpkg/packages"
   write_system_ports "$overlay/system"
   write_recall_port "$overlay/ports/recall"
   check_vcpkg_triplet x64-linux "$overlay"
@@ -164,8 +186,7 @@ check_vcpkg() {
   [ "$has_redis" = yes ] && features=(--x-feature=redis)
   step "vcpkg install in manifest mode (vcpkg.json)" "$work/vcpkg-manifest.log" \
     vcpkg install --x-manifest-root="$repo" --overlay-ports="$overlay/system" \
-    --x-install-root="$work/vcpkg/manifest-installed" --binarysource=clear "${features[@]}" || true
-  rmdir "$outside"
+    --x-install-root="$work/vcpkg/installed-manifest" --binarysource=clear "${features[@]}" || true
 }
 
 say "recall $version, jobs $jobs, Redis target: $has_redis"

@@ -50,3 +50,11 @@ TEST_CASE("the vcpkg manifests carry the header's version") {
   CHECK(find_in(dir + "/vcpkg.json", version) == recall::version_string);
   CHECK(find_in(dir + "/ports/recall/vcpkg.json", version) == recall::version_string);
 }
+
+TEST_CASE("the consumer projects ask for the header's version") {
+  const std::string dir = std::string(RECALL_SOURCE_DIR) + "/tests/consumer";
+  CHECK(find_in(dir + "/find_package/conanfile.txt", R"re(recall/([^\s]*))re") ==
+        recall::version_string);
+  CHECK(find_in(dir + "/fetchcontent/CMakeLists.txt", R"re(GIT_TAG v([^\s)]*))re") ==
+        recall::version_string);
+}

@@ -5,8 +5,8 @@
 # find_package installs recall into a temporary prefix first: from the main
 # build (REUSE_BUILD_DIR) when it has the wanted linkage, else from a build of
 # only the library. With a shared library it also checks that every function
-# defined in src/ is exported and that the soname chain is in place, and the
-# pkg-config file is used to build the program once more.
+# defined in src/ is exported and that the soname chain is in place; with a
+# static one the pkg-config file is used to build the program once more.
 #
 # Inputs: MODE SHARED SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER VERSION
 # VERSION_MAJOR VERSION_MINOR; optional: REUSE_BUILD_DIR (with its LIBDIR),
@@ -128,7 +128,9 @@ if(MODE STREQUAL "find_package")
     check_soname(${libdir})
   endif()
   build_and_run_consumer(find_package -DCMAKE_PREFIX_PATH=${prefix})
-  build_with_pkg_config(${libdir})
+  if(NOT SHARED)
+    build_with_pkg_config(${libdir})
+  endif()
 elseif(MODE STREQUAL "add_subdirectory")
   build_and_run_consumer(add_subdirectory -DRECALL_SOURCE_DIR=${SOURCE_DIR})
 elseif(MODE STREQUAL "fetchcontent")
