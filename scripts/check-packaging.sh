@@ -80,14 +80,13 @@ conan_create() {
   local name=$1
   shift
   step "conan create $name + test_package" "$work/conan-$name.log" \
-    conan create . --build "missing:recall/*" "$@" || return 0
+    conan create . --build "recall/*" "$@" || return 0
   local build=$work/conan-consumer-$name args
   args=$(printf '%q ' "$@")
   rm -rf "$build"
   step "tests/consumer/find_package through conanfile.txt ($name)" \
     "$work/conan-consumer-$name.log" sh -c "
-      conan install tests/consumer/find_package --output-folder='$build' $args \
-        -c tools.cmake.cmaketoolchain:user_presets= &&
+      conan install tests/consumer/find_package --output-folder='$build' $args &&
       cmake -S tests/consumer/find_package -B '$build' -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_TOOLCHAIN_FILE='$build/conan_toolchain.cmake' &&
       cmake --build '$build' --parallel $jobs && '$build/consumer'" || true
