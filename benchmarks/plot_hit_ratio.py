@@ -18,6 +18,8 @@ POLICIES = [  # (policy, legend, style)
     ("recall", "recall (1 shard)", "lc rgb '#d62728' lw 2 pt 7"),
     ("recall-sharded", "recall (default shards)", "lc rgb '#ff9896' lw 2 pt 6 dt 3"),
     ("lru", "LRU", "lc rgb '#1f77b4' lw 2 pt 5"),
+    ("s3-fifo", "S3-FIFO (paper)", "lc rgb '#2ca02c' lw 2 pt 9 dt 4"),
+    ("w-tinylfu", "W-TinyLFU (Caffeine)", "lc rgb '#9467bd' lw 2 pt 11 dt 5"),
 ]
 
 
@@ -47,7 +49,7 @@ def main():
         f"set output '{output}'",
         f"set multiplot layout {nrows},{cols} title 'Hit ratio vs cache size (recall-bench)'",
         "set logscale x", "set yrange [0:1.6]", "set ytics 0,0.2,1", "set grid",
-        "set key left top maxrows 4 samplen 2 font ',8' spacing 0.8",
+        "set key left top maxrows 6 samplen 2 font ',8' spacing 0.8",
         "set ylabel 'hit ratio'",
     ]
     for w in workloads:

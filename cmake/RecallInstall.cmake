@@ -6,8 +6,13 @@ install(TARGETS recall EXPORT recall-targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(TARGET recall_redis)
+  install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN "redis*.hpp" EXCLUDE)
+endif()
 
 set(recall_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/recall)
 install(EXPORT recall-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
@@ -38,5 +43,19 @@ foreach(dir LIBDIR INCLUDEDIR)
     set(RECALL_PC_${dir} "\${prefix}/${CMAKE_INSTALL_${dir}}")
   endif()
 endforeach()
+
+# recall::redis: its own export set, so that find_package(recall) needs
+# hiredis only where recall was built with it.
+if(TARGET recall_redis)
+  install(TARGETS recall_redis EXPORT recall-redis-targets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(EXPORT recall-redis-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
+  install(FILES cmake/RecallHiredis.cmake DESTINATION ${recall_cmake_dir})
+  configure_file(cmake/recall-redis.pc.in ${PROJECT_BINARY_DIR}/recall-redis.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/recall-redis.pc DESTINATION ${recall_pc_dir})
+endif()
+
 configure_file(cmake/recall.pc.in ${PROJECT_BINARY_DIR}/recall.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/recall.pc DESTINATION ${recall_pc_dir})

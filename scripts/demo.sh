@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The main job: set up, build and run the quickstart example.
+# The main job: set up, build and run the quickstart example. Uses its own
+# build folder (build/demo), so it never changes what scripts/test.sh builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-jobs=$(nproc)
-cmake --preset release -DRECALL_BUILD_TESTS=OFF -DRECALL_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build --preset release --target quickstart -j "$jobs"
-./build/release/examples/quickstart
+scripts/deps.sh build
+cmake --preset demo >/dev/null
+cmake --build --preset demo --target quickstart -j "$(nproc)"
+./build/demo/examples/quickstart

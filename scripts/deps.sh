@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages recall needs, and only those that are missing.
-# Sourced by demo.sh and test.sh; safe to run on its own.
+# Run by demo.sh and test.sh; safe to run on its own.
+#
+#   scripts/deps.sh          # what building and running the examples needs
+#   scripts/deps.sh test     # that, plus everything the tests start or use
 set -euo pipefail
 
-packages=(g++ cmake pkg-config libabsl-dev libxxhash-dev libcereal-dev libfmt-dev
-          catch2 libbenchmark-dev libhiredis-dev redis-server python3 gnuplot-nox)
+# A minimal Debian 12 root has no build tool, compiler or pkg-config: list them all.
+build=(g++ make ninja-build cmake pkg-config libabsl-dev libxxhash-dev libcereal-dev libfmt-dev
+       libhiredis-dev)
+# Tests: both compilers (clang for ASan+UBSan and the fuzzers), Catch2, Google
+# Benchmark (the harness runs in --quick mode), the real servers tests start.
+test=(clang libclang-rt-14-dev catch2 libbenchmark-dev redis-server python3)
+
+packages=("${build[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) packages+=("${test[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -37,6 +37,32 @@ const char* to_string(codec_errc code) noexcept {
 
 namespace detail {
 
+void throw_payload_ends_early(std::size_t wanted, std::size_t remaining) {
+  throw cereal::Exception(
+      fmt::format("the payload ends early ({} more bytes needed, {} left)", wanted, remaining));
+}
+
+void throw_not_a_bool(unsigned char byte) {
+  throw cereal::Exception(
+      fmt::format("byte 0x{:02x} where a bool (0 or 1) was expected", static_cast<unsigned>(byte)));
+}
+
+void throw_count_exceeds_bytes(std::uint64_t count, std::size_t remaining,
+                               std::size_t min_element_bytes) {
+  throw cereal::Exception(fmt::format(
+      "element count {} exceeds what the {} remaining bytes can hold (each element takes at "
+      "least {} bytes)",
+      count, remaining, min_element_bytes));
+}
+
+void throw_count_exceeds_budget(std::uint64_t count, std::size_t bytes_per_element,
+                                std::size_t budget_left) {
+  throw cereal::Exception(fmt::format(
+      "{} elements of about {} bytes each would exceed the {} bytes left of this decode's "
+      "allocation cap ({} times the input, at least {} bytes: max_decode_allocation)",
+      count, bytes_per_element, budget_left, decode_allocation_multiple, decode_allocation_floor));
+}
+
 void write_envelope(std::string& out, std::uint64_t type, std::size_t start) {
   const std::size_t payload_size = out.size() - start - envelope_size;
   const char* payload = out.data() + start + envelope_size;

@@ -29,6 +29,10 @@ bool is_unsafe_in_attribute(char c) {
   return u < 0x20 || u == 0x7f || c == ';' || c == ',' || c == ' ';
 }
 
+bool equals_ignoring_case(std::string_view text, std::string_view lowercase) {
+  return text.size() == lowercase.size() && has_prefix(text, lowercase);
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -68,7 +72,15 @@ session_cookie::session_cookie(cookie_options options) : options_(std::move(opti
            "give a positive max_age, or none for a browser-session cookie; to delete the "
            "cookie use expire()");
   }
-  if (o.allow_insecure_for_local_development) return;
+  if (o.allow_insecure_for_local_development) {
+    if (!o.domain.empty() && !equals_ignoring_case(o.domain, "localhost")) {
+      refuse(
+          fmt::format("allow_insecure_for_local_development is set with Domain \"{}\"", o.domain),
+          "the development flag is for plain-HTTP localhost only: leave domain empty or set "
+          "it to \"localhost\", and drop the flag anywhere else");
+    }
+    return;
+  }
 
   const bool host = has_prefix(o.name, "__host-");
   const bool secure_prefix = has_prefix(o.name, "__secure-");
@@ -150,14 +162,14 @@ std::string session_cookie::expire() const {
   return options_.name + "=" + attributes(std::chrono::seconds(0));
 }
 
-std::optional<std::string_view> find_cookie(std::string_view cookie_header,
-                                            std::string_view name) noexcept {
-  if (name.empty()) return std::nullopt;
-  while (!cookie_header.empty()) {
-    const auto end = cookie_header.find(';');
-    const auto pair = cookie_header.substr(0, end);
-    cookie_header =
-        end == std::string_view::npos ? std::string_view() : cookie_header.substr(end + 1);
+namespace {
+
+// The next cookie called `name` in `rest`, which is advanced past it.
+std::optional<std::string_view> next_cookie(std::string_view& rest, std::string_view name) {
+  while (!rest.empty()) {
+    const auto end = rest.find(';');
+    const auto pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     const auto eq = pair.find('=');
     if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
     auto value = trim(pair.substr(eq + 1));
@@ -167,6 +179,34 @@ std::optional<std::string_view> find_cookie(std::string_view cookie_header,
     return value;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_cookie(std::string_view cookie_header,
+                                            std::string_view name) noexcept {
+  if (name.empty()) return std::nullopt;
+  return next_cookie(cookie_header, name);
+}
+
+cookie_lookup find_session_cookie(std::string_view cookie_header, std::string_view name) noexcept {
+  if (name.empty()) return {};
+  const auto first = next_cookie(cookie_header, name);
+  if (!first) return {};
+  if (next_cookie(cookie_header, name)) return {cookie_presence::duplicate, {}};
+  return {cookie_presence::unique, *first};
+}
+
+const char* to_string(cookie_presence presence) noexcept {
+  switch (presence) {
+    case cookie_presence::absent:
+      return "absent";
+    case cookie_presence::unique:
+      return "unique";
+    case cookie_presence::duplicate:
+      return "duplicate";
+  }
+  return "unknown";
 }
 
 }  // namespace recall

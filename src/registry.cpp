@@ -1,8 +1,9 @@
 #include "recall/registry.hpp"
 
-#include <absl/container/btree_map.h>
-#include <mutex>
-#include <shared_mutex>
+#include <algorithm>
+
+#include "recall/detail/hook_list.hpp"
+#include "recall/detail/l2_tier.hpp"
 
 namespace recall {
 namespace {
@@ -13,36 +14,39 @@ struct entry {
   detail::registry_hooks hooks;
 };
 
-// Hooks are called under the reader lock, so a registration's destructor
-// (which takes the writer lock) waits for every call into its object to end.
-struct registry_state {
-  std::shared_mutex mu;
-  std::uint64_t next_id = 1;
-  absl::btree_map<std::uint64_t, entry> entries;
-};
-
-registry_state& state() {
-  static auto* s = new registry_state;  // never destroyed: caches may outlive main's statics
-  return *s;
+// Hooks run outside the list's lock, so a hook may create or destroy caches
+// (an on_release that does, during clear_all()); a registration's destructor
+// waits for running calls into its object to end.
+detail::hook_list<entry>& entries() {
+  // Never destroyed: caches may outlive main's statics.
+  static auto* list = new detail::hook_list<entry>;
+  return *list;
 }
 
 }  // namespace
 
 std::vector<registered_object> registered() {
-  auto& s = state();
-  std::shared_lock lock(s.mu);
   std::vector<registered_object> out;
-  out.reserve(s.entries.size());
-  for (const auto& [id, e] : s.entries) out.push_back({e.name, e.kind, e.hooks.metrics()});
+  entries().for_each([&](const entry& e) { out.push_back({e.name, e.kind, e.hooks.metrics()}); });
   return out;
 }
 
 void clear_all() {
-  auto& s = state();
-  std::shared_lock lock(s.mu);
-  for (const auto& [id, e] : s.entries) {
+  entries().for_each([](const entry& e) {
     if (e.hooks.clear) e.hooks.clear();
-  }
+  });
+}
+
+tag_invalidation invalidate_tag(std::string_view tag) {
+  tag_invalidation out;
+  // The markers first, so that no cache refills its memory from old records.
+  out.unreachable_stores = detail::l2_tier::announce_tag(tag);
+  entries().for_each([&](const entry& e) {
+    if (std::find(e.hooks.tags.begin(), e.hooks.tags.end(), tag) == e.hooks.tags.end()) return;
+    ++out.caches;
+    if (e.hooks.clear_memory) e.hooks.clear_memory();
+  });
+  return out;
 }
 
 std::vector<metric> to_metrics(const cache_stats& st) {
@@ -71,18 +75,10 @@ std::vector<metric> to_metrics(const cache_stats& st) {
 
 namespace detail {
 
-registration::registration(std::string name, std::string kind, registry_hooks hooks) {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  id_ = s.next_id++;
-  s.entries.emplace(id_, entry{std::move(name), std::move(kind), std::move(hooks)});
-}
+registration::registration(std::string name, std::string kind, registry_hooks hooks)
+    : id_(entries().add(entry{std::move(name), std::move(kind), std::move(hooks)})) {}
 
-registration::~registration() {
-  auto& s = state();
-  std::lock_guard lock(s.mu);
-  s.entries.erase(id_);
-}
+registration::~registration() { entries().remove(id_); }
 
 }  // namespace detail
 }  // namespace recall

@@ -26,10 +26,23 @@ struct network {
   int prefix = 0;
 };
 
-// A bare IPv4 or IPv6 address, no port, no zone id.
+bool is_v4_mapped(const address& a) {
+  static constexpr unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return a.v6 && std::memcmp(a.bytes.data(), prefix, sizeof(prefix)) == 0;
+}
+
+address unmap(const address& a) {
+  address v4;
+  std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
+  return v4;
+}
+
+// A bare IPv4 or IPv6 address, no port, no zone id. inet_pton reads up to a
+// NUL, so a NUL anywhere would let trailing text through unseen: refused.
 std::optional<address> parse_address(std::string_view text) {
   char buf[INET6_ADDRSTRLEN];
   if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
   address a;
@@ -47,7 +60,7 @@ bool is_port(std::string_view s) {
 
 // What frameworks report as the remote endpoint: an address, "v4:port",
 // "[v6]" or "[v6]:port".
-std::optional<address> parse_peer(std::string_view peer) {
+std::optional<address> parse_endpoint(std::string_view peer) {
   if (peer.starts_with('[')) {
     const auto close = peer.find(']');
     if (close == std::string_view::npos) return std::nullopt;
@@ -67,15 +80,13 @@ std::optional<address> parse_peer(std::string_view peer) {
   return parse_address(peer);
 }
 
-bool is_v4_mapped(const address& a) {
-  static constexpr unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return a.v6 && std::memcmp(a.bytes.data(), prefix, sizeof(prefix)) == 0;
-}
-
-address unmap(const address& a) {
-  address v4;
-  std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
-  return v4;
+// An IPv4-mapped peer ("::ffff:10.0.0.1", what dual-stack sockets report for
+// IPv4 clients) is its IPv4 address, so both spellings of one client match
+// the same networks: IPv4 ones only.
+std::optional<address> parse_peer(std::string_view peer) {
+  auto a = parse_endpoint(peer);
+  if (a && is_v4_mapped(*a)) a = unmap(*a);
+  return a;
 }
 
 bool same_prefix(const address& a, const address& b, int prefix) {
@@ -115,7 +126,10 @@ network parse_network(const std::string& entry) {
     const auto digits = text.substr(slash + 1);
     int prefix = -1;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-    if (digits.empty() || digits.size() > 3 || ec != std::errc() ||
+    // from_chars takes a sign ("-0"): the prefix length is plain digits only.
+    const bool plain =
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits.empty() || digits.size() > 3 || !plain || ec != std::errc() ||
         end != digits.data() + digits.size() || prefix < 0 || prefix > n.prefix) {
       return fail(fmt::format("has a bad prefix length (0 to {} allowed)", n.prefix));
     }
@@ -184,12 +198,11 @@ struct trusted_proxy::state {
   std::vector<network> networks;
   mutable std::atomic<std::uint64_t> counts[outcome_count] = {};
 
+  // Mapped peers arrive here as IPv4 and mapped networks were stored as IPv4
+  // (parse_peer, parse_network), so a network matches its own family only.
   bool trusted(const address& peer) const {
-    const bool mapped = is_v4_mapped(peer);
-    const address v4 = mapped ? unmap(peer) : address{};
     return std::any_of(networks.begin(), networks.end(), [&](const network& n) {
-      if (n.base.v6 == peer.v6 && same_prefix(n.base, peer, n.prefix)) return true;
-      return mapped && !n.base.v6 && same_prefix(n.base, v4, n.prefix);
+      return n.base.v6 == peer.v6 && same_prefix(n.base, peer, n.prefix);
     });
   }
 
@@ -315,6 +328,24 @@ identification trusted_proxy::inspect_list(
     });
     return h;
   });
+}
+
+const char* to_string(identify_outcome outcome) noexcept {
+  switch (outcome) {
+    case identify_outcome::identified:
+      return "identified";
+    case identify_outcome::no_user:
+      return "no_user";
+    case identify_outcome::untrusted_peer:
+      return "untrusted_peer";
+    case identify_outcome::untrusted_headers_ignored:
+      return "untrusted_headers_ignored";
+    case identify_outcome::bad_peer_address:
+      return "bad_peer_address";
+    case identify_outcome::rejected_header:
+      return "rejected_header";
+  }
+  return "unknown";
 }
 
 trusted_proxy_stats trusted_proxy::stats() const noexcept {

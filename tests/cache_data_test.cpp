@@ -1,6 +1,7 @@
 #include "recall/cache_data.hpp"
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <latch>
 #include <string>
@@ -78,7 +79,10 @@ TEST_CASE("TTL and refresh-ahead with a manual clock") {
         if (fail) throw std::runtime_error("warehouse down");
         return x * 100 + ++generation;
       },
-      {.name = "refresh", .ttl = 10min, .refresh_after = 4min, .clock = clock,
+      {.name = "refresh",
+       .ttl = 10min,
+       .refresh_after = 4min,
+       .clock = clock,
        .executor = executor.hook()});
 
   const auto t0 = clock->now();
@@ -158,6 +162,9 @@ TEST_CASE("single-flight: 32 threads, one computation") {
   release = true;
   for (auto& r : results) CHECK(r.get() == 42);
   CHECK(calls == 1);
+  // As documented in stats.hpp: every caller that found no value is a miss,
+  // waiters of the single flight included; loads counts the computations.
+  CHECK(f.stats().misses == threads);
   CHECK(f.stats().loads == 1);
 }
 
@@ -263,6 +270,50 @@ TEST_CASE("cache_errors stores the exception for the ttl") {
   CHECK(calls == 1);
 }
 
+TEST_CASE("with cache_errors, a failed refresh keeps the good value") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  manual_executor executor;
+  bool fail = false;
+  auto f = recall::cache_data(
+      [&](int x) {
+        if (fail) throw std::runtime_error("warehouse down");
+        return x;
+      },
+      {.name = "errors_refresh", .ttl = 10min, .refresh_after = 4min, .cache_errors = true,
+       .clock = clock, .executor = executor.hook()});
+  CHECK(f(7) == 7);
+  clock->advance(5min);
+  fail = true;
+  CHECK(f(7) == 7);  // stale: served, refresh queued
+  CHECK(executor.run_all() == 1);
+  CHECK(f.stats().refresh_failures == 1);
+  // The error of a background refresh is not cached over the good value.
+  CHECK(f(7) == 7);
+  CHECK(f.lookup(7).computed_at == clock->now() - 5min);
+}
+
+TEST_CASE("an executor that throws does not block later refreshes") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  manual_executor executor;
+  bool refuse = true;
+  auto f = recall::cache_data(
+      [&, n = 0](int x) mutable { return x * 100 + ++n; },
+      {.name = "throwing_executor", .ttl = 10min, .refresh_after = 4min, .clock = clock,
+       .executor = [&](std::function<void()> task) {
+         if (refuse) throw std::runtime_error("executor shutting down");
+         executor.tasks.push_back(std::move(task));
+       }});
+  CHECK(f(1) == 101);
+  clock->advance(5min);
+  // The caller has its value; the refusal is counted, not thrown at it.
+  CHECK(f(1) == 101);
+  CHECK(f.stats().refreshes_dropped == 1);
+  refuse = false;
+  CHECK(f(1) == 101);  // the refresh is claimed again
+  CHECK(executor.run_all() == 1);
+  CHECK(f(1) == 102);
+}
+
 TEST_CASE("session scope: per session, dropped when the session ends") {
   int calls = 0;
   auto f = recall::cache_data([&](int x) { return x + ++calls; },
@@ -314,9 +365,11 @@ TEST_CASE("a refresh queued for a destroyed cache does nothing") {
   auto clock = std::make_shared<recall::manual_clock>();
   manual_executor executor;
   {
-    auto f = recall::cache_data([](int x) { return x; },
-                                {.name = "gone", .ttl = 10min, .refresh_after = 1min,
-                                 .clock = clock, .executor = executor.hook()});
+    auto f = recall::cache_data([](int x) { return x; }, {.name = "gone",
+                                                          .ttl = 10min,
+                                                          .refresh_after = 1min,
+                                                          .clock = clock,
+                                                          .executor = executor.hook()});
     f(1);
     clock->advance(2min);
     f(1);
@@ -327,9 +380,9 @@ TEST_CASE("a refresh queued for a destroyed cache does nothing") {
 TEST_CASE("the library's refresh threads refresh in the background") {
   auto clock = std::make_shared<recall::manual_clock>();
   std::atomic<int> generation{0};
-  auto f = recall::cache_data([&](int) { return ++generation; },
-                              {.name = "pool", .ttl = 10min, .refresh_after = 1min,
-                               .clock = clock});
+  auto f =
+      recall::cache_data([&](int) { return ++generation; },
+                         {.name = "pool", .ttl = 10min, .refresh_after = 1min, .clock = clock});
   CHECK(f(0) == 1);
   clock->advance(2min);
   CHECK(f(0) == 1);
@@ -338,4 +391,117 @@ TEST_CASE("the library's refresh threads refresh in the background") {
     std::this_thread::yield();
   }
   CHECK(f(0) == 2);
+}
+
+TEST_CASE("fail-safe serves an expired value while the function fails, then retries") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  int calls = 0;
+  bool fail = false;
+  auto f = recall::cache_data(
+      [&](int x) {
+        ++calls;
+        if (fail) throw std::runtime_error("warehouse down");
+        return x * 10 + calls;
+      },
+      {.name = "fail_safe", .ttl = 10min, .clock = clock, .fail_safe = 1h,
+       .fail_safe_retry = 30s});
+  const auto t0 = clock->now();
+  CHECK(f(1) == 11);
+  clock->advance(11min);
+  fail = true;
+  auto r = f.lookup(1);
+  CHECK(r.value == 11);
+  CHECK(r.fail_safe);
+  CHECK(r.stale);
+  CHECK(r.from_cache);
+  CHECK(r.computed_at == t0);
+  CHECK(r.age == 11min);
+  CHECK(calls == 2);
+  // Within fail_safe_retry the function is not called again.
+  clock->advance(29s);
+  CHECK(f(1) == 11);
+  CHECK(f.lookup(1).fail_safe);
+  CHECK(calls == 2);
+  // Then it is, and while it fails the old value stays.
+  clock->advance(2s);
+  CHECK(f(1) == 11);
+  CHECK(calls == 3);
+  auto s = f.stats();
+  CHECK(s.load_failures == 2);
+  CHECK(s.fail_safe_hits == 4);  // two from failed loads, two from hits in between
+  // It recovers: a fresh value, no longer flagged.
+  fail = false;
+  clock->advance(31s);
+  r = f.lookup(1);
+  CHECK(r.value == 14);
+  CHECK_FALSE(r.fail_safe);
+  CHECK_FALSE(r.from_cache);
+  // Past ttl + fail_safe nothing is served: the failure reaches the caller.
+  clock->advance(10min + 1h);
+  fail = true;
+  CHECK_THROWS_WITH(f(1), "warehouse down");
+}
+
+TEST_CASE("fail-safe is off by default") {
+  auto clock = std::make_shared<recall::manual_clock>();
+  bool fail = false;
+  auto f = recall::cache_data(
+      [&](int x) {
+        if (fail) throw std::runtime_error("down");
+        return x;
+      },
+      {.name = "no_fail_safe", .ttl = 10min, .clock = clock});
+  CHECK(f(3) == 3);
+  clock->advance(10min);
+  fail = true;
+  CHECK_THROWS_WITH(f(3), "down");
+  CHECK(f.stats().fail_safe_hits == 0);
+  CHECK_THROWS_AS(
+      recall::cache_data([](int x) { return x; }, {.ttl = 1min, .fail_safe = recall::duration(0)}),
+      recall::config_error);
+}
+
+TEST_CASE("tags: invalidate_tag drops every cache carrying the tag, and only those") {
+  int sales_calls = 0, stock_calls = 0, other_calls = 0;
+  auto sales = recall::cache_data([&](int x) { return x + ++sales_calls; },
+                                  {.name = "tagged_sales", .ttl = 1h, .tags = {"sales"}});
+  auto stock = recall::cache_data([&](int x) { return x + ++stock_calls; },
+                                  {.name = "tagged_stock", .ttl = 1h, .tags = {"stock", "sales"}});
+  auto other = recall::cache_data([&](int x) { return x + ++other_calls; },
+                                  {.name = "untagged", .ttl = 1h});
+  sales(1), stock(1), other(1);
+  sales(1), stock(1), other(1);
+  CHECK(sales_calls + stock_calls + other_calls == 3);
+  const recall::tag_invalidation done = recall::invalidate_tag("sales");
+  CHECK(done.caches == 2);
+  CHECK(done.unreachable_stores == 0);
+  sales(1), stock(1), other(1);
+  CHECK(sales_calls == 2);
+  CHECK(stock_calls == 2);
+  CHECK(other_calls == 1);
+  CHECK(recall::invalidate_tag("nobody").caches == 0);
+}
+
+TEST_CASE("a result computed across an invalidation is returned but not kept") {
+  int calls = 0;
+  std::function<void()> during;
+  auto f = recall::cache_data(
+      [&](int x) {
+        ++calls;
+        if (during) std::exchange(during, nullptr)();
+        return x + calls;
+      },
+      {.name = "invalidated_while_computing", .ttl = 1h});
+  during = [&] { f.invalidate(5); };
+  CHECK(f(5) == 6);  // the caller still gets what it asked for
+  CHECK(f(5) == 7);  // ... but it was not cached
+  CHECK(f(5) == 7);
+  during = [&] { f.clear(); };
+  f.invalidate(5);
+  CHECK(f(5) == 8);
+  CHECK(f(5) == 9);
+  during = [] { recall::invalidate_tag("unrelated"); };
+  f.invalidate(5);
+  CHECK(f(5) == 10);
+  CHECK(f(5) == 10);  // a tag the cache does not carry changes nothing
 }

@@ -1,6 +1,8 @@
 #include "recall/cache_resource.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <future>
 #include <latch>
 #include <map>
@@ -440,6 +442,67 @@ TEST_CASE("registered as a cache_resource and cleared by clear_all") {
   recall::clear_all();
   CHECK(r.stats().entries == 0);
   CHECK(t.total_released() == 2);
+}
+
+namespace {
+
+// Runs `work` on its own thread; false if it has not finished within a
+// generous bound (a deadlock), in which case the thread is left behind.
+bool finishes(std::function<void()> work) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread([work = std::move(work), done] {
+    work();
+    done->set_value();
+  }).detach();
+  return finished.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+}
+
+}  // namespace
+
+TEST_CASE("an on_release that creates and destroys caches does not deadlock clear_all") {
+  std::atomic<int> made{0};
+  auto doomed = std::make_unique<recall::cached_resource<std::shared_ptr<int>(int)>>(
+      recall::cache_resource([](int k) { return std::make_shared<int>(k); },
+                             {.name = "doomed_by_on_release", .ttl = 1h}));
+  auto r = recall::cache_resource(
+      [](int k) { return std::make_shared<int>(k); },
+      {.name = "reentrant_release",
+       .ttl = 1h,
+       .on_release = [&](int&) {
+         auto fresh = recall::cache_resource([](int k) { return std::make_shared<int>(k); },
+                                             {.name = "made_by_on_release", .ttl = 1h});
+         made += *fresh(7);
+         doomed.reset();
+       }});
+  r(1);
+  REQUIRE(finishes([] { recall::clear_all(); }));
+  CHECK(made == 7);
+  CHECK(doomed == nullptr);
+}
+
+TEST_CASE("an on_release run by a session's end may create and destroy scoped caches") {
+  std::atomic<int> made{0};
+  auto r = recall::cache_resource(
+      [](int k) { return std::make_shared<int>(k); },
+      {.name = "scoped_reentrant",
+       .ttl = 1h,
+       .on_release = [&](int&) {
+         auto fresh = recall::cache_resource([](int k) { return std::make_shared<int>(k); },
+                                             {.name = "scoped_made_by_on_release",
+                                              .ttl = 1h,
+                                              .scope = recall::scope::session});
+         recall::detail::session_tag_guard inner(3002);
+         made += *fresh(5);
+       },
+       .scope = recall::scope::session});
+  {
+    recall::detail::session_tag_guard s(3001);
+    r(1);
+  }
+  REQUIRE(finishes([] { recall::detail::announce_session_end(3001); }));
+  CHECK(made == 5);
+  CHECK(r.stats().entries == 0);
 }
 
 TEST_CASE("concurrent use, failures, invalidation and eviction release every object once") {

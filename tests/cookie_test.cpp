@@ -201,3 +201,49 @@ TEST_CASE("a cookie built by set() is found again by find_cookie()") {
   REQUIRE(found);
   CHECK(recall::constant_time_equal(*found, id));
 }
+
+TEST_CASE("a duplicated session cookie counts as no cookie") {
+  const std::string id = recall::new_session_id();
+  const std::string other = recall::new_session_id();
+  const std::string name = "__Secure-sid";
+  const std::string header = "a=1; " + name + "=" + id + "; b=2";
+  const auto one = recall::find_session_cookie(header, name);
+  CHECK(one);
+  CHECK(one.presence == recall::cookie_presence::unique);
+  CHECK(one.value == id);
+
+  // A sibling subdomain planted a second cookie of the same name.
+  for (const std::string& planted :
+       {name + "=" + other + "; " + name + "=" + id, name + "=" + id + "; x=1; " + name + "=" + id,
+        name + "=; " + name + "=" + id}) {
+    INFO(planted);
+    const auto two = recall::find_session_cookie(planted, name);
+    CHECK_FALSE(two);
+    CHECK(two.presence == recall::cookie_presence::duplicate);
+    CHECK(two.value.empty());
+  }
+  const auto none = recall::find_session_cookie("a=1", name);
+  CHECK(none.presence == recall::cookie_presence::absent);
+  CHECK(none.value.empty());
+  CHECK_FALSE(recall::find_session_cookie("sid=1", ""));
+  CHECK(recall::to_string(recall::cookie_presence::duplicate) == std::string("duplicate"));
+}
+
+TEST_CASE("the local development flag refuses any Domain but localhost") {
+  for (const std::string domain :
+       {"example.com", "localhost.example.com", "evil.localhost", "127.0.0.1"}) {
+    INFO(domain);
+    const auto m = refusal({.name = "sid",
+                            .secure = false,
+                            .domain = domain,
+                            .allow_insecure_for_local_development = true});
+    CHECK(contains(m, "allow_insecure_for_local_development"));
+    CHECK(contains(m, "\"" + domain + "\""));
+  }
+  CHECK_NOTHROW(recall::session_cookie({.name = "sid",
+                                        .secure = false,
+                                        .domain = "LocalHost",
+                                        .allow_insecure_for_local_development = true}));
+  CHECK_NOTHROW(recall::session_cookie(
+      {.name = "sid", .secure = false, .allow_insecure_for_local_development = true}));
+}

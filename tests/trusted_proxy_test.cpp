@@ -295,3 +295,52 @@ TEST_CASE("role guard: anonymous is 401, not a member is 403") {
   CHECK(std::string(recall::require_role(staff, "admin").reason()) !=
         recall::require_role(nobody, "admin").reason());
 }
+
+TEST_CASE("an IPv4 client is one peer whichever way the socket spells it") {
+  // IPv6 networks that cover ::ffff:0:0/96 do not trust mapped IPv4 peers:
+  // the peer is its IPv4 address, which only IPv4 (or ::ffff:) networks match.
+  for (const std::string net : {"::/0", "::/64", "::/80", "::fffe:0:0/95"}) {
+    INFO("network " << net);
+    const auto p = proxy_for({net});
+    CHECK_FALSE(p.trusted("10.1.2.3"));
+    CHECK_FALSE(p.trusted("::ffff:10.1.2.3"));
+    CHECK_FALSE(p.trusted("[::ffff:10.1.2.3]:443"));
+    CHECK(p.trusted("::1") == (net != "::fffe:0:0/95"));
+  }
+  for (const std::string net :
+       {"0.0.0.0/0", "::ffff:0:0/96", "10.0.0.0/8", "::ffff:10.0.0.0/104"}) {
+    INFO("network " << net);
+    const auto p = proxy_for({net});
+    CHECK(p.trusted("10.1.2.3"));
+    CHECK(p.trusted("::ffff:10.1.2.3"));
+    CHECK(p.trusted("[::ffff:10.1.2.3]:443"));
+    CHECK_FALSE(p.trusted("::1"));
+  }
+}
+
+TEST_CASE("a NUL anywhere, or a signed prefix length, is refused") {
+  using namespace std::string_literals;
+  for (const std::string& bad : {"10.0.0.0\0x/8"s, "10.0.0.0/8\0"s, "10.0.0.0\0/8"s, "::1\0/128"s,
+                                 "0.0.0.0/-0"s, "10.0.0.0/+8"s, "::/-0"s, "10.0.0.0/ 8"s}) {
+    INFO("network of " << bad.size() << " bytes");
+    CHECK(contains(config_error_of([&] { proxy_for({bad}); }), "trusted network"));
+  }
+  const auto p = proxy_for({"10.0.0.0/8", "::1/128"});
+  for (const std::string& bad :
+       {"10.0.0.1\0junk"s, "10.0.0.1\0"s, "10.0.0.1:443\0"s, "[::1]\0:443"s, "::1\0"s, "\0"s}) {
+    INFO("peer of " << bad.size() << " bytes");
+    CHECK_FALSE(p.trusted(bad));
+    CHECK(p.inspect(bad, alice).outcome == recall::identify_outcome::bad_peer_address);
+  }
+}
+
+TEST_CASE("every identify_outcome has a name") {
+  using recall::identify_outcome;
+  CHECK(recall::to_string(identify_outcome::identified) == std::string("identified"));
+  CHECK(recall::to_string(identify_outcome::no_user) == std::string("no_user"));
+  CHECK(recall::to_string(identify_outcome::untrusted_peer) == std::string("untrusted_peer"));
+  CHECK(recall::to_string(identify_outcome::untrusted_headers_ignored) ==
+        std::string("untrusted_headers_ignored"));
+  CHECK(recall::to_string(identify_outcome::bad_peer_address) == std::string("bad_peer_address"));
+  CHECK(recall::to_string(identify_outcome::rejected_header) == std::string("rejected_header"));
+}

@@ -17,6 +17,7 @@
 
 #include "bench_types.hpp"
 #include "heap_meter.hpp"
+#include "hit_scaling.hpp"
 #include "recall/detail/engine.hpp"
 #include "reference_policies.hpp"
 #include "workloads.hpp"
@@ -33,6 +34,7 @@ using steady = std::chrono::steady_clock;
 struct options {
   bool quick = false;
   bool json = false;
+  bool hits_only = false;
   std::string json_file;
   std::string trace_path;
   std::vector<double> skews = {0.8, 0.99};
@@ -119,6 +121,19 @@ result replay_lru(const trace& t, std::size_t capacity) {
   return r;
 }
 
+template <class Model>
+result replay_model(const trace& t, std::size_t capacity, const char* policy) {
+  result r{.workload = t.name, .policy = policy, .cache_size = capacity};
+  std::size_t hits = 0;
+  std::optional<Model> model;
+  r.bytes = heap_growth([&] {
+    model.emplace(capacity, t.distinct);
+    for (const std::uint32_t id : t.requests) hits += model->access(id);
+  });
+  r.hit_ratio = static_cast<double>(hits) / static_cast<double>(t.requests.size());
+  return r;
+}
+
 result replay_belady(const trace& t, std::size_t capacity) {
   result r{.workload = t.name, .policy = "belady", .cache_size = capacity};
   r.hit_ratio = static_cast<double>(recall_bench::belady_hits(t.requests, t.distinct, capacity)) /
@@ -127,7 +142,13 @@ result replay_belady(const trace& t, std::size_t capacity) {
 }
 
 // Positions in the rows hit_ratio_rows returns.
-constexpr std::size_t recall_row = 0, lru_row = 2, belady_row = 3;
+constexpr std::size_t recall_row = 0, lru_row = 2, s3fifo_row = 3, wtinylfu_row = 4, belady_row = 5;
+
+// The best of the online reference policies recall must match (within 1 point).
+double best_reference(const std::vector<result>& rows) {
+  return std::max(
+      {rows[lru_row].hit_ratio, rows[s3fifo_row].hit_ratio, rows[wtinylfu_row].hit_ratio});
+}
 
 // Every result for one trace and cache size, with the invariants no correct
 // replay can break checked on the way.
@@ -136,7 +157,10 @@ std::vector<result> hit_ratio_rows(const trace& t, std::size_t capacity, double 
   const auto keys = keys_for(t);
   std::vector<result> rows = {replay_engine(t, keys, capacity, 1, "recall"),
                               replay_engine(t, keys, capacity, 0, "recall-sharded"),
-                              replay_lru(t, capacity), replay_belady(t, capacity)};
+                              replay_lru(t, capacity),
+                              replay_model<recall_bench::s3fifo_model>(t, capacity, "s3-fifo"),
+                              replay_model<recall_bench::wtinylfu_model>(t, capacity, "w-tinylfu"),
+                              replay_belady(t, capacity)};
   for (result& r : rows) {
     r.cache_pct = pct;
     r.distinct = t.distinct;
@@ -276,11 +300,47 @@ void print_row(const result& r, const std::string& note) {
              r.hit_ratio, r.bytes ? std::to_string(*r.bytes) : "-", note);
 }
 
+std::string hit_scaling_json(const recall_bench::hit_scaling_row& r) {
+  return fmt::format(
+      R"({{"name":"hits/{}","kind":"hit_scaling","operation":"{}","ns_1_thread":{:.2f},)"
+      R"("ns_2_threads":{:.2f},"scaling":{:.3f},"cpu_ns_1_thread":{:.2f},)"
+      R"("cpu_ns_2_threads":{:.2f},"cpu_scaling":{:.3f}}})",
+      r.operation, r.operation, r.ns_1_thread, r.ns_2_threads, r.scaling, r.cpu_1_thread,
+      r.cpu_2_threads, r.cpu_scaling);
+}
+
+// The table of issue 12: hits on 64 hot keys at 1 and 2 threads. Metering is
+// off: its counter would be a shared write on every allocation of a copy.
+void run_hit_scaling(const options& o, std::FILE* json_out) {
+  recall_bench::set_heap_metering(false);
+  const int reps = o.quick ? 3 : 7;
+  const std::size_t ops = o.quick ? 20'000 : 300'000;
+  const auto rows = recall_bench::measure_hit_scaling(reps, ops);
+  recall_bench::set_heap_metering(true);
+  if (!o.json) {
+    fmt::print(
+        "\nhits on 64 hot keys, ~1 KiB value: median of {} interleaved runs, {} hits per "
+        "thread each (wall: ns per operation of both threads together; cpu: per thread)\n"
+        "{:<52} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7}\n",
+        reps, ops, "operation", "wall 1t", "wall 2t", "scaling", "cpu 1t", "cpu 2t", "scaling");
+  }
+  for (const auto& r : rows) {
+    if (o.json) fmt::print("{}\n", hit_scaling_json(r));
+    if (!o.json) {
+      fmt::print("{:<52} {:>8.1f} {:>8.1f} {:>6.2f}x {:>8.1f} {:>8.1f} {:>6.2f}x\n", r.operation,
+                 r.ns_1_thread, r.ns_2_threads, r.scaling, r.cpu_1_thread, r.cpu_2_threads,
+                 r.cpu_scaling);
+    }
+    if (json_out) fmt::print(json_out, "{}\n", hit_scaling_json(r));
+  }
+}
+
 [[noreturn]] void usage(int code) {
   std::fputs(
-      "usage: recall-bench [--quick] [--json | --json-file PATH] [--trace PATH]\n"
+      "usage: recall-bench [--quick] [--hits-only] [--json | --json-file PATH] [--trace PATH]\n"
       "                    [--skew S[,S...]] [--keys N] [--ops N]\n"
       "  --quick       small run for CI (under 20 s): 10k keys, 200k requests, skew 0.99\n"
+      "  --hits-only   only the hit-scaling table (64 hot keys, 1 and 2 threads)\n"
       "  --json        one JSON object per result on stdout instead of the table\n"
       "  --json-file   print the table and also write the JSON lines to PATH\n"
       "  --trace PATH  also replay a trace file (one key per line); skipped if missing\n"
@@ -318,6 +378,8 @@ options parse(int argc, char** argv) {
       usage(0);
     } else if (a == "--quick") {
       o.quick = true;
+    } else if (a == "--hits-only") {
+      o.hits_only = true;
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "--json-file") {
@@ -374,9 +436,16 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (o.hits_only) {
+    run_hit_scaling(o, json_out);
+    if (json_out) std::fclose(json_out);
+    return 0;
+  }
+
   std::vector<trace> traces;
   for (double s : o.skews) traces.push_back(recall_bench::make_zipf(o.keys, o.ops, s, 42));
   traces.push_back(recall_bench::make_zipf_with_scans(o.keys, o.ops, 0.99, 43));
+  traces.push_back(recall_bench::make_shifting(o.keys / 5, o.ops, 0.9, 10, 44));
   if (!o.trace_path.empty()) {
     if (auto t = recall_bench::load_trace(o.trace_path)) {
       traces.push_back(std::move(*t));
@@ -388,6 +457,8 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> violations;
   std::vector<std::string> below_lru;
+  std::vector<std::string> below_best;
+  std::optional<double> shifting_margin;
   const double fractions[] = {0.001, 0.01, 0.1};
   if (!o.json) print_table_header();
   const auto emit = [&](const result& r, const std::string& note) {
@@ -397,10 +468,20 @@ int main(int argc, char** argv) {
   };
   const auto report = [&](const std::vector<result>& rows) {
     const double lru = rows[lru_row].hit_ratio, belady = rows[belady_row].hit_ratio;
+    const double best = best_reference(rows);
+    if (rows[recall_row].workload.starts_with("shifting") && rows[recall_row].cache_pct > 9.9 &&
+        rows[recall_row].cache_pct < 10.1) {
+      shifting_margin = rows[recall_row].hit_ratio - lru;
+    }
     for (const result& r : rows) {
       std::string note;
       if (r.policy == "recall" || r.policy == "recall-sharded") {
         note = r.hit_ratio + 1e-12 >= lru ? ">= LRU" : "BELOW LRU";
+        note += r.hit_ratio + 0.01 + 1e-12 >= best ? ", >= best-1pt" : ", BELOW best-1pt";
+        if (r.policy == "recall" && r.hit_ratio + 0.01 + 1e-12 < best) {
+          below_best.push_back(fmt::format("{} at {:.1f}% ({:.4f} vs {:.4f})", r.workload,
+                                           r.cache_pct, r.hit_ratio, best));
+        }
         if (belady > lru)
           note += fmt::format(", gap closed {:.0f}%", 100 * (r.hit_ratio - lru) / (belady - lru));
         if (r.hit_ratio + 1e-12 < lru && r.policy == "recall") {
@@ -446,6 +527,7 @@ int main(int argc, char** argv) {
                        100.0 * static_cast<double>(capacity) / static_cast<double>(hot.distinct))) {
     emit(r, "");
   }
+  run_hit_scaling(o, json_out);
   if (json_out) std::fclose(json_out);
 
   {
@@ -458,6 +540,15 @@ int main(int argc, char** argv) {
     fmt::print(
         summary, "recall (1 shard) below LRU: {}\n",
         below_lru.empty() ? std::string("nowhere") : fmt::format("{}", fmt::join(below_lru, "; ")));
+    fmt::print(summary,
+               "recall (1 shard) more than 1 point below the best of LRU, S3-FIFO, "
+               "W-TinyLFU: {}\n",
+               below_best.empty() ? std::string("nowhere")
+                                  : fmt::format("{}", fmt::join(below_best, "; ")));
+    if (shifting_margin) {
+      fmt::print(summary, "shifting at 10%: recall - LRU = {:+.4f} (bar: +0.02){}\n",
+                 *shifting_margin, *shifting_margin >= 0.02 ? "" : " -- NOT MET");
+    }
   }
   for (const auto& v : violations)
     std::fprintf(stderr, "recall-bench: INVARIANT BROKEN: %s\n", v.c_str());

@@ -89,6 +89,25 @@ inline trace make_zipf_with_scans(std::size_t keys, std::size_t ops, double skew
   return t;
 }
 
+// Popularity that moves: a new key appears every `drift` requests and is at
+// once the most popular; request i draws a Zipf rank r over the `window`
+// newest keys and asks for the r-th newest. Yesterday's hot keys cool down as
+// newer ones arrive (a news feed, the latest reports of a dashboard): recency
+// predicts reuse, frequency counted in the past misleads.
+inline trace make_shifting(std::size_t window, std::size_t ops, double skew, std::size_t drift,
+                           std::uint64_t seed) {
+  trace t{"shifting-" + skew_label(skew), {}, 0};
+  zipf_sampler draw(window, skew);
+  std::mt19937_64 rng(seed);
+  t.requests.reserve(ops);
+  for (std::size_t i = 0; i < ops; ++i) {
+    const std::size_t newest = window + i / drift;
+    t.requests.push_back(static_cast<std::uint32_t>(newest - draw(rng)));
+  }
+  densify(t);
+  return t;
+}
+
 // 0, 1, ..., length-1, 0, 1, ... : the pattern that defeats LRU completely
 // when the loop is longer than the cache.
 inline trace make_loop(std::size_t length, std::size_t ops) {

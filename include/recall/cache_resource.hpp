@@ -25,6 +25,7 @@
 //        .validate = [](pg_pool& p) { return p.ok(); },
 //        .on_release = [](pg_pool& p) { p.close(); }});
 //   std::shared_ptr<pg_pool> p = pool(dsn);
+//   int idle = pool.with(dsn, [](pg_pool& p) { return p.idle(); });  // no reference count
 #pragma once
 
 #include <atomic>
@@ -159,6 +160,31 @@ class resource_cache {
     return load(k, tag, rejected, args...);
   }
 
+  template <class F>
+  std::invoke_result_t<F&, T&> with(const Args&... args, F& f) {
+    using result = std::invoke_result_t<F&, T&>;
+    static_assert(!std::is_reference_v<result>,
+                  "recall: with()'s function must return a value, not a reference: the object "
+                  "is only lent to it for the length of the call");
+    const auto [k, tag] = key_of(args...);
+    std::optional<std::conditional_t<std::is_void_v<result>, bool, result>> out;
+    std::weak_ptr<T> rejected;
+    engine_.visit(k, [&](const std::shared_ptr<T>& v, const entry_info&) {
+      if (options_.validate && !is_valid(*v)) {
+        rejected = v;
+        return;
+      }
+      if constexpr (std::is_void_v<result>) {
+        f(*v);
+        out.emplace(true);
+      } else {
+        out.emplace(f(*v));
+      }
+    });
+    if (!out) return f(*load(k, tag, rejected, args...));
+    if constexpr (!std::is_void_v<result>) return std::move(*out);
+  }
+
   bool invalidate(Args... args) { return engine_.erase(key_of(args...).first); }
   void clear() { engine_.clear(); }
   std::size_t cleanup() { return engine_.cleanup(); }
@@ -290,6 +316,15 @@ class cached_resource<std::shared_ptr<T>(Args...)> {
   // The object for these arguments: the cached one if it passes validate,
   // otherwise built (once for all concurrent callers). Never null.
   std::shared_ptr<T> operator()(Args... args) const { return cache_->call(args...); }
+  // Lends the object for these arguments to f (validated, and built first on
+  // a miss) and returns f's result, without taking a reference: hits on one
+  // hot object from many threads then write no shared memory. f runs while
+  // the cache cannot release the object: keep it short, do not keep
+  // references to the object past it, and do not block in it.
+  template <class F>
+  auto with(Args... args, F&& f) const {
+    return cache_->with(args..., f);
+  }
 
   // Drops the cache's reference to the object for these arguments.
   bool invalidate(Args... args) const { return cache_->invalidate(args...); }

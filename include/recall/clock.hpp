@@ -25,12 +25,17 @@ namespace recall {
 
 using duration = std::chrono::nanoseconds;
 using time_point = std::chrono::steady_clock::time_point;
+using wall_time_point = std::chrono::system_clock::time_point;
 
 // A monotonic time source. Implementations must never go backwards.
 class clock {
  public:
   virtual ~clock() = default;
   virtual time_point now() const noexcept = 0;
+  // Calendar time: what ages are measured against once a value leaves the
+  // process (Redis, disk), since other processes and machines share no
+  // monotonic clock. May jump; recall only compares it across processes.
+  virtual wall_time_point wall_now() const noexcept { return std::chrono::system_clock::now(); }
 };
 
 // The system's monotonic clock (the one behind std::chrono::steady_clock),
@@ -49,10 +54,21 @@ class steady_clock final : public clock {
     return std::chrono::steady_clock::now();
 #endif
   }
+  wall_time_point wall_now() const noexcept override {
+#if defined(__linux__)
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return wall_time_point(std::chrono::duration_cast<wall_time_point::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+#else
+    return std::chrono::system_clock::now();
+#endif
+  }
 };
 
 // A clock that moves only when told to. Starts at an arbitrary fixed point so
-// that tests never depend on the real time.
+// that tests never depend on the real time; its calendar time (a fixed day in
+// 2026 to begin with) moves with it.
 class manual_clock final : public clock {
  public:
   manual_clock() = default;
@@ -60,6 +76,10 @@ class manual_clock final : public clock {
 
   time_point now() const noexcept override {
     return time_point(duration(ticks_.load(std::memory_order_acquire)));
+  }
+  wall_time_point wall_now() const noexcept override {
+    return wall_time_point(std::chrono::duration_cast<wall_time_point::duration>(
+        std::chrono::seconds(1'767'225'600) + now().time_since_epoch()));
   }
   void advance(duration d) noexcept { ticks_.fetch_add(d.count(), std::memory_order_acq_rel); }
 

@@ -4,10 +4,11 @@
 // envelope: magic "RCL1", format version, fingerprint of the value type,
 // payload length and an XXH3-64 checksum of the payload. decode() checks all
 // of it before cereal sees a byte, and cereal itself reads through a bounded
-// archive that refuses any length larger than the bytes that remain, so
-// truncated, corrupted, forged or wrongly typed bytes give a typed error:
-// never a crash, never an exception from inside cereal, never a huge
-// allocation.
+// archive (detail/bounded_archive.hpp) that refuses a bool other than 0 or 1,
+// any element count the remaining bytes cannot hold, and any allocation past
+// max_decode_allocation() of the input. So truncated, corrupted, forged or
+// wrongly typed bytes give a typed error: never a crash, never undefined
+// behaviour, never an exception from inside cereal, never a huge allocation.
 //
 // Thread safety: all functions are reentrant.
 //
@@ -16,6 +17,7 @@
 //   if (!back) log(back.message());   else use(*back);
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -24,6 +26,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "recall/detail/bounded_archive.hpp"
 #include "recall/error.hpp"
 #include "recall/export.hpp"
 #include "recall/key.hpp"
@@ -97,6 +100,17 @@ inline constexpr std::uint16_t codec_format_version = 1;
 // decode()'s default limit on a payload: larger envelopes are refused.
 inline constexpr std::size_t default_max_decode_bytes = std::size_t{1} << 30;
 
+// The most memory one decode() lets containers allocate: this multiple of the
+// size of its input, and never less than the floor (so that small values of
+// types that are large in memory but small on the wire still decode). A
+// payload that would need more is malformed_payload. See docs/codec.md.
+inline constexpr std::size_t decode_allocation_multiple = 16;
+inline constexpr std::size_t decode_allocation_floor = std::size_t{64} << 10;
+constexpr std::size_t max_decode_allocation(std::size_t input_bytes) noexcept {
+  if (input_bytes > SIZE_MAX / decode_allocation_multiple) return SIZE_MAX;
+  return std::max(input_bytes * decode_allocation_multiple, decode_allocation_floor);
+}
+
 namespace detail {
 
 class string_output_archive
@@ -113,57 +127,20 @@ class string_output_archive
   std::string& out_;
 };
 
-class bounded_input_archive
-    : public cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision> {
- public:
-  explicit bounded_input_archive(std::string_view in)
-      : cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision>(this),
-        in_(in) {}
-  void loadBinary(void* data, std::size_t size) {
-    if (size > in_.size()) throw cereal::Exception("payload ends early");
-    std::memcpy(data, in_.data(), size);
-    in_.remove_prefix(size);
-  }
-  std::size_t remaining() const noexcept { return in_.size(); }
-
- private:
-  std::string_view in_;
-};
-
 template <class T>
 requires std::is_arithmetic_v<T>
 void save(string_output_archive& ar, const T& value) { ar.saveBinary(&value, sizeof(value)); }
 template <class T>
-requires std::is_arithmetic_v<T>
-void load(bounded_input_archive& ar, T& value) { ar.loadBinary(&value, sizeof(value)); }
-template <class T>
 void save(string_output_archive& ar, const cereal::BinaryData<T>& data) {
   ar.saveBinary(data.data, static_cast<std::size_t>(data.size));
-}
-template <class T>
-void load(bounded_input_archive& ar, cereal::BinaryData<T>& data) {
-  ar.loadBinary(data.data, static_cast<std::size_t>(data.size));
 }
 template <class T>
 void serialize(string_output_archive& ar, cereal::NameValuePair<T>& nvp) {
   ar(nvp.value);
 }
 template <class T>
-void serialize(bounded_input_archive& ar, cereal::NameValuePair<T>& nvp) {
-  ar(nvp.value);
-}
-template <class T>
 void serialize(string_output_archive& ar, cereal::SizeTag<T>& tag) {
   ar(tag.size);
-}
-// Every element takes at least one byte, so a count larger than what remains
-// is a forgery: refuse it before the container allocates for it.
-template <class T>
-void serialize(bounded_input_archive& ar, cereal::SizeTag<T>& tag) {
-  ar(tag.size);
-  if (static_cast<std::uint64_t>(tag.size) > ar.remaining()) {
-    throw cereal::Exception("element count exceeds the bytes that remain");
-  }
 }
 
 struct envelope_header {
@@ -187,15 +164,16 @@ concept serializable =
     cereal::traits::is_input_serializable<T, detail::bounded_input_archive>::value &&
     std::is_default_constructible_v<T>;
 
+#define RECALL_UNSERIALIZABLE_MESSAGE                                                            \
+  "recall: this value type cannot be stored (the type is named in the 'In instantiation of' or " \
+  "'requirement' lines around this one). Fix: make it default-constructible and give it a "    \
+  "cereal serialize() (or save()/load()) function, and include the cereal/types/ header of "   \
+  "every standard type it holds."
+
 namespace detail {
 template <class T>
 constexpr void require_serializable() {
-  static_assert(
-      serializable<T>,
-      "recall: this value type cannot be stored (the type is T in the 'In instantiation of' line "
-      "above). Fix: make it default-constructible and give it a cereal "
-      "serialize() (or save()/load()) function, and include the cereal/types/ header "
-      "of every standard type it holds.");
+  static_assert(serializable<T>, RECALL_UNSERIALIZABLE_MESSAGE);
 }
 }  // namespace detail
 
@@ -229,7 +207,7 @@ decoded<T> decode(std::string_view bytes, std::size_t max_bytes = default_max_de
   if (code != codec_errc::ok) return decoded<T>(code, std::move(message));
   try {
     T value{};
-    detail::bounded_input_archive archive(payload);
+    detail::bounded_input_archive archive(payload, max_decode_allocation(bytes.size()));
     archive(value);
     if (archive.remaining() != 0) {
       return decoded<T>(codec_errc::malformed_payload,

@@ -14,11 +14,12 @@
 //
 //   recall::session_cookie cookie;  // the defaults
 //   response.set_header("Set-Cookie", cookie.set(session_id));
-//   auto id = recall::find_cookie(request.header("Cookie"), cookie.name());
+//   auto id = recall::find_session_cookie(request.header("Cookie"), cookie.name());
 //   response.set_header("Set-Cookie", cookie.expire());  // on logout
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,7 +44,8 @@ struct cookie_options {
   std::optional<std::chrono::seconds> max_age{};
   // Permits, for plain-HTTP development on localhost only: no Secure, no
   // HttpOnly, and a name without a "__Host-"/"__Secure-" prefix; also lifts
-  // the refusals of the prefix rules. Never set it in production.
+  // the refusals of the prefix rules. The Domain must then be empty or
+  // "localhost". Never set it in production.
   bool allow_insecure_for_local_development = false;
 };
 
@@ -75,8 +77,44 @@ class RECALL_EXPORT session_cookie {
 // ("a=1; b=2"), without surrounding whitespace or double quotes; nullopt if
 // absent. Names are case-sensitive. Tolerates missing or extra spaces and
 // empty or malformed pairs; never throws. The result points into
-// `cookie_header`.
+// `cookie_header`, so the header must outlive it: a temporary std::string is
+// refused at compile time. For the session cookie use find_session_cookie().
 RECALL_EXPORT std::optional<std::string_view> find_cookie(std::string_view cookie_header,
                                                           std::string_view name) noexcept;
+template <class S>
+requires std::same_as<S, std::string> std::optional<std::string_view> find_cookie(
+    S&& temporary_cookie_header, std::string_view name)
+= delete;
+
+// What find_session_cookie() saw.
+enum class cookie_presence {
+  absent,     // no cookie with that name
+  unique,     // exactly one
+  duplicate,  // two or more: which is genuine cannot be told
+};
+
+RECALL_EXPORT const char* to_string(cookie_presence presence) noexcept;
+
+struct cookie_lookup {
+  cookie_presence presence = cookie_presence::absent;
+  std::string_view value{};  // the value when unique, else empty
+
+  explicit operator bool() const noexcept { return presence == cookie_presence::unique; }
+};
+
+// The session cookie called `name` in a Cookie request header, parsed as
+// find_cookie() does, but a name that appears more than once is reported as
+// `duplicate` with an empty value: without the "__Host-" prefix a sibling
+// subdomain or a plain-HTTP page can plant a second cookie of the same name
+// (browsers send both), so the host treats it as no cookie at all:
+//   auto c = recall::find_session_cookie(header, cookie.name());
+//   auto s = sessions.open(c.value, who);  // "" for absent and duplicate
+// The value points into `cookie_header`.
+RECALL_EXPORT cookie_lookup find_session_cookie(std::string_view cookie_header,
+                                                std::string_view name) noexcept;
+template <class S>
+requires std::same_as<S, std::string> cookie_lookup find_session_cookie(S&& temporary_cookie_header,
+                                                                        std::string_view name)
+= delete;
 
 }  // namespace recall

@@ -6,6 +6,8 @@
 // length-prefixed), streamed into the hash rather than serialized into a
 // buffer first. So any type cereal can serialize is a valid argument, and
 //   f("ab", "c") != f("a", "bc"),  f(1) != f(1u),  g(1) != f(1).
+// Unordered containers are hashed independently of their iteration order, so
+// a key is a function of the arguments' values only.
 //
 // A type may hash itself instead: define, in its namespace,
 //   void recall_hash(recall::key_builder& b, const my_type& v) { b.add(v.id); }
@@ -17,6 +19,7 @@
 //   recall::key k = recall::make_key("load_sales", "v2", std::string("EU"), 42);
 #pragma once
 
+#include <algorithm>
 #include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
@@ -36,7 +39,10 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "recall/detail/type_name.hpp"
 #include "recall/detail/xxhash.hpp"
@@ -57,16 +63,33 @@ struct RECALL_EXPORT key {
   std::string to_hex() const;
 };
 
+namespace detail {
+template <class T>
+concept pointer_like = std::is_pointer_v<T> || requires(const T& p) {
+  p.operator->();
+  *p;
+};
+}  // namespace detail
+
 // Marks an argument that must not be part of the key, like Streamlit's
 // leading-underscore parameters. Callers pass `recall::unhashed{conn}`.
+// Wrapping a pointer (raw, std::shared_ptr, std::unique_ptr, anything with
+// operator-> and operator*), it behaves like the pointer: `->` and `*` reach
+// the pointee. Wrapping anything else, `->` reaches the value.
 template <class T>
 struct unhashed {
   T value;
 
   T& get() noexcept { return value; }
   const T& get() const noexcept { return value; }
-  T* operator->() noexcept { return &value; }
-  const T* operator->() const noexcept { return &value; }
+
+  // Returning the pointer itself makes `->` continue to the pointee.
+  T& operator->() noexcept requires detail::pointer_like<T> { return value; }
+  const T& operator->() const noexcept requires detail::pointer_like<T> { return value; }
+  decltype(auto) operator*() const requires detail::pointer_like<T> { return *value; }
+
+  T* operator->() noexcept requires(!detail::pointer_like<T>) { return &value; }
+  const T* operator->() const noexcept requires(!detail::pointer_like<T>) { return &value; }
 };
 template <class T>
 unhashed(T) -> unhashed<T>;
@@ -80,6 +103,7 @@ class key_builder {
   key_builder& operator=(const key_builder&) = delete;
 
   void add_bytes(const void* data, std::size_t size) {
+    if (size == 0) return;  // `data` may be null: an empty vector's data()
     if (size <= sizeof(buffer_) - used_) {
       std::memcpy(buffer_ + used_, data, size);
       used_ += size;
@@ -151,6 +175,57 @@ void serialize(hash_archive& ar, cereal::NameValuePair<T>& nvp) {
 template <class T>
 void serialize(hash_archive& ar, cereal::SizeTag<T>& tag) {
   ar(tag.size);
+}
+
+// Unordered containers iterate in an order that depends on their history
+// (insertion order, bucket count, rehashes), not on their value. So each
+// element is hashed on its own into a 128-bit digest (seeded with a fixed
+// constant), the digests are sorted, and the key gets the element count and
+// the sorted digests: equal containers give equal keys, in any process.
+inline constexpr std::uint64_t unordered_element_seed = 0x72656361'6c6c5345ULL;  // "recallSE"
+
+template <class C, class Visit>
+void save_unordered(hash_archive& ar, const C& container, const Visit& hash_element) {
+  std::vector<XXH128_hash_t> digests;
+  digests.reserve(container.size());
+  for (const auto& element : container) {
+    key_builder element_builder(unordered_element_seed);
+    hash_archive element_archive(element_builder);
+    hash_element(element_archive, element);
+    const key k = element_builder.finish();
+    digests.push_back({k.low, k.high});
+  }
+  std::sort(digests.begin(), digests.end(), [](const XXH128_hash_t& a, const XXH128_hash_t& b) {
+    return a.high64 != b.high64 ? a.high64 < b.high64 : a.low64 < b.low64;
+  });
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(digests.size())));
+  for (const XXH128_hash_t& d : digests) {
+    ar.saveBinary(&d.low64, sizeof(d.low64));
+    ar.saveBinary(&d.high64, sizeof(d.high64));
+  }
+}
+
+inline constexpr auto hash_set_element = [](hash_archive& ar, const auto& element) { ar(element); };
+// The bytes cereal writes for a map item: the key, then the value.
+inline constexpr auto hash_map_element = [](hash_archive& ar, const auto& element) {
+  ar(element.first, element.second);
+};
+
+template <class K, class H, class E, class A>
+void save(hash_archive& ar, const std::unordered_set<K, H, E, A>& set) {
+  save_unordered(ar, set, hash_set_element);
+}
+template <class K, class H, class E, class A>
+void save(hash_archive& ar, const std::unordered_multiset<K, H, E, A>& set) {
+  save_unordered(ar, set, hash_set_element);
+}
+template <class K, class V, class H, class E, class A>
+void save(hash_archive& ar, const std::unordered_map<K, V, H, E, A>& map) {
+  save_unordered(ar, map, hash_map_element);
+}
+template <class K, class V, class H, class E, class A>
+void save(hash_archive& ar, const std::unordered_multimap<K, V, H, E, A>& map) {
+  save_unordered(ar, map, hash_map_element);
 }
 
 template <class T>

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "recall/export.hpp"
@@ -38,8 +39,22 @@ struct registered_object {
 RECALL_EXPORT std::vector<registered_object> registered();
 
 // Clears every cache_data and cache_resource (session stores are not caches
-// and keep their sessions).
+// and keep their sessions); a cache with a second level is cleared there too,
+// for every replica.
 RECALL_EXPORT void clear_all();
+
+struct tag_invalidation {
+  std::size_t caches = 0;              // caches of this process that carried the tag
+  std::size_t unreachable_stores = 0;  // second levels that could not be told (yet)
+};
+
+// Drops every result of every cache_data carrying `tag` (its `tags` option):
+// in this process at once, and through every second level of this process
+// for every process sharing it (their memory within the message delay, their
+// reads of the second level at once). A store that cannot be reached is
+// counted and told again when it answers. Typical use: a scheduled job
+// rewrites a table, then invalidates its tag.
+RECALL_EXPORT tag_invalidation invalidate_tag(std::string_view tag);
 
 // The metrics of a cache_stats, in the registry's naming.
 RECALL_EXPORT std::vector<metric> to_metrics(const cache_stats& stats);
@@ -49,6 +64,9 @@ namespace detail {
 struct registry_hooks {
   std::function<std::vector<metric>()> metrics;
   std::function<void()> clear;  // empty: clear_all() skips it
+  std::vector<std::string> tags{};
+  // Drops what this process holds (invalidate_tag() takes care of the rest).
+  std::function<void()> clear_memory{};
 };
 
 // Registers until destroyed. Not copyable or movable: the hooks point into

@@ -4,11 +4,13 @@
 // A session_store holds sessions keyed by secure random ids (recall/
 // session_id.hpp). open(cookie_value, identity) returns a request-scoped
 // handle: an empty, malformed, unknown or expired id, or an id bound to
-// another user, never resumes anything; it yields a fresh session with a
-// fresh id (and the event is counted and reported to on_rejected_id). Values
-// are stored serialized (recall/codec.hpp), so every byte is accounted:
-// per-session quota, total bytes and session count are all bounded, and
-// sessions expire after an idle and an absolute timeout. See docs/sessions.md.
+// another user, never resumes anything; it yields a fresh session (the event
+// is counted, reported to on_rejected_id and told by rejected_reason()). A
+// fresh session is stored, and gets its id, at its first write: until then
+// it costs no memory and needs no cookie. Values are stored serialized
+// (recall/codec.hpp) and their heap is accounted: per-session quota, total
+// bytes, sessions and sessions per user are all bounded, and sessions expire
+// after an idle and an absolute timeout. See docs/sessions.md.
 //
 // Thread safety: a session_store may be used from any number of threads. A
 // session handle belongs to one request: use it from one thread at a time
@@ -20,10 +22,11 @@
 //   recall::session_store sessions({.idle_timeout = 30min, .absolute_timeout = 8h,
 //                                   .max_sessions = 10'000, .max_bytes_per_session = 256 << 10});
 //   recall::session s = sessions.open(cookie_value, who);
-//   if (s.id_changed()) res.add_header("Set-Cookie", cookie.set(s.id()));
 //   s.set("region", std::string("EU"));
 //   auto chat = s.list<message>("chat", 50);  // keeps the last 50
 //   chat.push_back(msg);
+//   // when the response is sent, after the writes:
+//   if (s.id_changed()) res.add_header("Set-Cookie", cookie.set(s.id()));
 #pragma once
 
 #include <algorithm>
@@ -44,13 +47,11 @@
 
 #include "recall/clock.hpp"
 #include "recall/codec.hpp"
-#include "recall/detail/engine.hpp"
 #include "recall/detail/session_scope.hpp"
-#include "recall/detail/session_state.hpp"
+#include "recall/detail/session_storage.hpp"
 #include "recall/error.hpp"
 #include "recall/export.hpp"
 #include "recall/identity.hpp"
-#include "recall/key.hpp"
 #include "recall/registry.hpp"
 
 namespace recall {
@@ -109,17 +110,23 @@ struct rejected_id {
   std::size_t length = 0;  // of the presented value
 };
 
-// The accounted weight of a session beyond its values: the id, the state, the
-// engine's entry and indexes (measured, see docs/sessions.md).
-inline constexpr std::size_t session_overhead_bytes = 1024;
+// What an empty stored session is charged towards max_total_bytes: its state
+// object, its engine entry (node, map slot, deadline index, ghost) and its
+// share of the engine's tables, measured with glibc (docs/sessions.md,
+// "Accounting"). Each value then adds what it holds on the heap.
+inline constexpr std::size_t session_overhead_bytes = 440;
 
 struct session_options {
   std::string name = "session_store";
   duration idle_timeout = std::chrono::minutes(30);
   duration absolute_timeout = std::chrono::hours(8);
   std::size_t max_sessions = 10'000;
+  // The heap all stored sessions hold, as accounted (see session_overhead_bytes).
   std::size_t max_total_bytes = std::size_t{256} << 20;
   std::size_t max_bytes_per_session = std::size_t{256} << 10;
+  // Stored sessions bound to one user; past it the user's oldest session is
+  // ended. SIZE_MAX: no bound.
+  std::size_t max_sessions_per_user = 16;
   // Values in one request's scratch().
   std::size_t max_scratch_entries = 64;
   std::shared_ptr<const recall::clock> clock = default_clock();
@@ -130,10 +137,11 @@ struct session_options {
 };
 
 struct session_stats {
-  std::uint64_t live = 0;
-  std::uint64_t created = 0;
+  std::uint64_t live = 0;     // stored sessions (pinned_over_bound included)
+  std::uint64_t created = 0;  // sessions stored (a fresh session is stored at its first write)
   std::uint64_t rotated = 0;  // rotate() and the automatic rotation at sign-in
   std::uint64_t ended = 0;    // end(), end_all() and the store's destruction
+  std::uint64_t ended_user_limit = 0;  // a user's oldest, past max_sessions_per_user
   std::uint64_t expired_idle = 0;
   std::uint64_t expired_absolute = 0;
   std::uint64_t evicted = 0;
@@ -143,7 +151,10 @@ struct session_stats {
   std::uint64_t rejected_expired = 0;
   std::uint64_t rejected_identity_mismatch = 0;
   std::uint64_t quota_exceeded = 0;
-  std::uint64_t bytes = 0;  // accounted: values plus session_overhead_bytes per session
+  std::uint64_t bytes = 0;  // accounted heap of the stored sessions
+  // Sessions evicted while a request held them: kept for that request (and
+  // stored again when it ends), outside max_sessions and max_total_bytes.
+  std::uint64_t pinned_over_bound = 0;
   std::uint64_t max_sessions = 0;
   std::uint64_t max_total_bytes = 0;
 
@@ -209,22 +220,33 @@ class session_list;
 template <class K, class V>
 class session_map;
 
+namespace detail {
+struct default_session_options;
+}
+
 class RECALL_EXPORT session_store {
  public:
-  explicit session_store(session_options options = {});
+  // The defaults. session_store{} and session_store({}) both mean them.
+  session_store();
+  explicit session_store(session_options options);
+  explicit session_store(const detail::default_session_options*) : session_store() {}
   // Ends every session (announcing each to scope::session caches). Every
   // handle must be gone by then.
   ~session_store();
   session_store(const session_store&) = delete;
   session_store& operator=(const session_store&) = delete;
 
-  // Resumes the session whose id is `cookie_value`, or makes a fresh one (see
-  // the header comment). A session bound to user A is resumed only by A; an
-  // anonymous session opened by a signed-in identity is bound to it and gets
-  // a new id (id_changed() is then true).
+  // Resumes the session whose id is `cookie_value`, or gives a fresh one (see
+  // the header comment). A fresh session is stored, and gets its id, at its
+  // first write (or rotate()): until then it costs no memory and needs no
+  // cookie. A session bound to user A is resumed only by A; an anonymous
+  // session opened by a signed-in identity is bound to it and gets a new id
+  // (id_changed() is then true).
   session open(std::string_view cookie_value, const identity& who = {});
 
-  // Ends every session bound to `user` (disabled account, password change).
+  // Ends every session bound to `user` (disabled account, password change),
+  // whatever runs concurrently: a session being rotated or signed in meanwhile
+  // included.
   std::size_t end_all(std::string_view user);
   // Reclaims every expired session now (otherwise reclaimed as the store is used).
   std::size_t cleanup();
@@ -238,62 +260,63 @@ class RECALL_EXPORT session_store {
   friend class session_list;
   template <class K, class V>
   friend class session_map;
-  using state_ptr = std::shared_ptr<detail::session_state>;
-
-  key key_of(std::string_view id) const;
-  time_point deadline_of(const detail::session_state& st) const noexcept;
-  void on_removal(const key& k, state_ptr&& st, removal_cause cause);
-  void reject(rejected_id_reason reason, std::size_t length);
-  state_ptr create(const identity& who, time_point now);
-  void rotate(const state_ptr& st);
-  void end(const state_ptr& st);
-  // Copies the session's current weight into its engine entry.
-  void sync(const detail::session_state& st);
-  void check_quota(detail::session_state& st, std::string_view key, std::size_t old_bytes,
-                   std::size_t new_bytes);
 
   session_options options_;
-  std::uint64_t seed_;
-  std::atomic<std::uint64_t> created_{0}, rotated_{0}, ended_{0}, expired_idle_{0},
-      expired_absolute_{0}, evicted_{0}, quota_exceeded_{0};
-  std::array<std::atomic<std::uint64_t>, 5> rejected_{};
-  detail::engine<state_ptr> engine_;
+  std::unique_ptr<detail::session_storage> storage_;
   std::optional<detail::registration> registration_;
 };
 
-// One request's view of a session. Movable, not copyable; a moved-from handle
-// may only be destroyed. Its destruction ends the request: scratch() is
-// dropped and the thread is no longer marked as working for the session.
+// One request's view of a session. Movable (also by assignment: the handle
+// it replaces ends its request first), not copyable; a moved-from handle may
+// only be destroyed or assigned to. Its destruction ends the request:
+// scratch() is dropped and the thread is no longer marked as working for the
+// session.
 class RECALL_EXPORT session {
  public:
-  session(session&&) noexcept = default;
-  session& operator=(session&&) = delete;
+  session(session&& other) noexcept;
+  session& operator=(session&& other) noexcept;
   session(const session&) = delete;
   session& operator=(const session&) = delete;
   ~session();
 
-  // The id to send in the cookie; empty once the session has ended.
+  // The id to send in the cookie: empty for a fresh session nothing was
+  // written to (it has none yet); after the session ended, the id it last
+  // had (dead: the store rejects it).
   std::string id() const;
   // A number that identifies the session across rotations (never 0).
-  std::uint64_t tag() const noexcept { return state_->tag; }
+  std::uint64_t tag() const noexcept { return record_->tag; }
   // The user the session is bound to; empty for an anonymous session.
   std::string user() const;
-  // True if this open() made the session.
+  // True if this open() gave a fresh session (see rejected_reason()).
   bool is_new() const noexcept { return is_new_; }
-  // True if the cookie must be (re)sent: a new session, or a new id.
-  bool id_changed() const noexcept { return id_changed_; }
-  // True once the session was ended (here or by another request), expired
-  // or evicted. Reads then find nothing; writes throw session_error(ended).
+  // Why the presented id did not resume a session (the reason on_rejected_id
+  // saw); nullopt when it did.
+  std::optional<rejected_id_reason> rejected_reason() const noexcept { return rejected_; }
+  // True if the cookie must be (re)sent: this request stored a fresh session
+  // or gave the session a new id, and it has not ended. Check it when the
+  // response is sent, after the request's writes:
+  //   if (s.id_changed()) res.set_header("Set-Cookie", cookie.set(s.id()));
+  bool id_changed() const;
+  // True once the session was ended (here or by another request) or
+  // expired. Reads then find nothing; writes throw session_error(ended).
   bool ended() const;
 
   // Stores `value` (serialized) under `key`, replacing whatever was there.
   // With a source version, get() under a newer version drops it.
   template <class T>
   void set(std::string_view key, const T& value, std::uint64_t source_version = 0) {
-    std::string bytes = encode(value);
-    detail::session_slot slot{std::move(bytes), source_version, 0};
-    slot.bytes = key.size() + std::get<std::string>(slot.data).size();
-    put_slot(key, std::move(slot));
+    detail::require_serializable<T>();
+    detail::value_write w;
+    w.version = source_version;
+    if constexpr (detail::held_typed<T>) {
+      w.data = detail::typed_ops<T>::pack(value);
+      w.ops = &detail::typed_ops<T>::ops;
+      w.encoded_size = detail::typed_ops<T>::encoded_size(value);
+    } else {
+      w.data = encode(value);
+      w.encoded_size = w.data.size();
+    }
+    storage().write(record_, key, std::move(w));
   }
 
   // The value under `key`, or nullopt. Throws codec_error (code
@@ -303,24 +326,19 @@ class RECALL_EXPORT session {
   template <class T>
   std::optional<T> get(std::string_view key, std::uint64_t current_version = 0) {
     std::optional<T> out;
-    bool dropped = false;
-    {
-      std::lock_guard lock(state_->mu);
-      auto it = state_->values.find(detail::lookup_key(key));
-      if (it == state_->values.end()) return out;
-      const auto* bytes = std::get_if<std::string>(&it->second.data);
-      if (!bytes) throw_wrong_kind(key, "a single value");
-      if (it->second.version < current_version) {
-        state_->set_used(state_->used - it->second.bytes);
-        state_->values.erase(it);
-        dropped = true;
-      } else {
-        decoded<T> d = decode<T>(*bytes);
-        if (!d) throw_decode(key, d.error(), d.message());
-        out.emplace(std::move(*d));
+    storage().read(record_, key, current_version, [&](const detail::value_read& v) {
+      if constexpr (detail::held_typed<T>) {
+        if (v.ops == &detail::typed_ops<T>::ops) {
+          detail::typed_ops<T>::unpack_into(out, v.data);
+          return;
+        }
       }
-    }
-    if (dropped) store_->sync(*state_);
+      if (v.ops == nullptr) {
+        out.emplace(decode_value<T>(key, v.data));
+      } else {
+        out.emplace(decode_value<T>(key, v.ops->encode(v.data)));
+      }
+    });
     return out;
   }
 
@@ -347,7 +365,8 @@ class RECALL_EXPORT session {
   request_scratch& scratch() noexcept { return scratch_; }
 
   // A new id for the same state (sign-in, privilege change): the old id stops
-  // working at once. Throws session_error(ended) on an ended session.
+  // working at once. A fresh session is stored and gets its first id. Throws
+  // session_error(ended) on an ended session, and on one past its timeout.
   void rotate();
   // Logout: the session, its values and its scope::session cache entries are
   // gone, for every request. Later writes through any handle throw
@@ -359,7 +378,7 @@ class RECALL_EXPORT session {
   // Marks the calling thread as working for this session until the guard is
   // destroyed: for async frameworks that continue a request on another thread.
   detail::session_tag_guard enter() const noexcept {
-    return detail::session_tag_guard(state_->tag);
+    return detail::session_tag_guard(record_->tag);
   }
 
  private:
@@ -369,20 +388,25 @@ class RECALL_EXPORT session {
   template <class K, class V>
   friend class session_map;
 
-  session(session_store& store, session_store::state_ptr state, bool is_new, bool id_changed);
+  session(session_store& store, detail::opened_session opened);
+  detail::session_storage& storage() const noexcept { return *store_->storage_; }
 
-  std::unique_lock<std::mutex> lock_for_write() const;
-  void put_slot(std::string_view key, detail::session_slot slot);
-  [[noreturn]] static void throw_wrong_kind(std::string_view key, const char* wanted);
+  template <class T>
+  static T decode_value(std::string_view key, std::string_view bytes) {
+    decoded<T> d = decode<T>(bytes);
+    if (!d) throw_decode(key, d.error(), d.message());
+    return std::move(*d);
+  }
   [[noreturn]] static void throw_decode(std::string_view key, codec_errc code,
                                         const std::string& message);
   [[noreturn]] static void throw_out_of_range(std::string_view key, std::size_t i,
                                               std::size_t size);
 
   session_store* store_;
-  session_store::state_ptr state_;
-  std::unique_ptr<detail::session_tag_guard> guard_;
+  detail::record_ptr record_;
   request_scratch scratch_;
+  std::uint64_t previous_tag_;  // the thread's mark before this handle, restored at the end
+  std::optional<rejected_id_reason> rejected_;
   bool is_new_;
   bool id_changed_;
 };
@@ -395,77 +419,30 @@ class session_list {
  public:
   // Appends; once full, the oldest item is dropped. quota_error if the list
   // would exceed the quota (the list is then unchanged).
-  void push_back(const T& value) {
-    std::string item = encode(value);
-    {
-      auto lock = s_->lock_for_write();
-      auto& st = *s_->state_;
-      auto it = st.values.find(key_);
-      detail::session_list_slot* l = nullptr;
-      if (it != st.values.end()) {
-        l = std::get_if<detail::session_list_slot>(&it->second.data);
-        if (!l) session::throw_wrong_kind(key_, "a list");
-      }
-      if (l && l->capacity == n_) {
-        const bool full = l->ring.size() == n_;
-        const std::size_t old_bytes = it->second.bytes;
-        const std::size_t new_bytes =
-            old_bytes - (full ? l->ring[l->head].size() : 0) + item.size();
-        s_->store_->check_quota(st, key_, old_bytes, new_bytes);
-        if (full) {
-          l->ring[l->head] = std::move(item);
-          l->head = (l->head + 1) % n_;
-        } else {
-          l->ring.push_back(std::move(item));
-        }
-        it->second.bytes = new_bytes;
-        st.set_used(st.used - old_bytes + new_bytes);
-      } else {
-        // A first push or a new capacity: build the list aside, so that a
-        // refused push leaves the stored one as it was.
-        const std::size_t old_bytes = l ? it->second.bytes : 0;
-        detail::session_list_slot next;
-        if (l) next = *l;
-        next.reshape(n_ - 1);
-        next.ring.push_back(std::move(item));
-        next.capacity = n_;
-        std::size_t new_bytes = key_.size();
-        for (const auto& i : next.ring) new_bytes += i.size();
-        s_->store_->check_quota(st, key_, old_bytes, new_bytes);
-        st.set_used(st.used - old_bytes + new_bytes);
-        st.values.insert_or_assign(key_, detail::session_slot{std::move(next), 0, new_bytes});
-      }
-    }
-    s_->store_->sync(*s_->state_);
-  }
+  void push_back(const T& value) { s_->storage().list_push(s_->record_, key_, n_, encode(value)); }
 
   std::size_t size() const {
-    std::lock_guard lock(s_->state_->mu);
-    const auto* l = slot();
-    return l ? std::min(l->size(), n_) : 0;
+    return s_->storage().list_read(s_->record_, key_, n_, 0, 0, [](std::string_view) {});
   }
   std::size_t capacity() const noexcept { return n_; }
   bool empty() const { return size() == 0; }
 
   // Oldest first.
   std::vector<T> items() const {
-    std::lock_guard lock(s_->state_->mu);
     std::vector<T> out;
-    const auto* l = slot();
-    if (!l) return out;
-    const std::size_t count = std::min(l->size(), n_);
-    out.reserve(count);
-    for (std::size_t i = l->size() - count; i < l->size(); ++i)
-      out.push_back(decode_item(l->at(i)));
+    s_->storage().list_read(s_->record_, key_, n_, 0, n_, [&](std::string_view item) {
+      out.push_back(session::decode_value<T>(key_, item));
+    });
     return out;
   }
   // 0 is the oldest kept item; std::out_of_range past the end.
   T operator[](std::size_t i) const {
-    std::lock_guard lock(s_->state_->mu);
-    const auto* l = slot();
-    const std::size_t count = l ? std::min(l->size(), n_) : 0;
-    if (i >= count) session::throw_out_of_range(key_, i, count);
-    return decode_item(l->at(l->size() - count + i));
+    std::optional<T> out;
+    const std::size_t count = s_->storage().list_read(
+        s_->record_, key_, n_, i, 1,
+        [&](std::string_view item) { out.emplace(session::decode_value<T>(key_, item)); });
+    if (!out) session::throw_out_of_range(key_, i, count);
+    return std::move(*out);
   }
   T back() const { return (*this)[size() - 1]; }
 
@@ -474,19 +451,6 @@ class session_list {
  private:
   friend class session;
   session_list(session& s, std::string key, std::size_t n) : s_(&s), key_(std::move(key)), n_(n) {}
-
-  const detail::session_list_slot* slot() const {
-    auto it = s_->state_->values.find(key_);
-    if (it == s_->state_->values.end()) return nullptr;
-    const auto* l = std::get_if<detail::session_list_slot>(&it->second.data);
-    if (!l) session::throw_wrong_kind(key_, "a list");
-    return l;
-  }
-  T decode_item(const std::string& bytes) const {
-    decoded<T> d = decode<T>(bytes);
-    if (!d) session::throw_decode(key_, d.error(), d.message());
-    return std::move(*d);
-  }
 
   session* s_;
   std::string key_;
@@ -503,111 +467,33 @@ class session_map {
   // Inserts or replaces; past n entries the least recently used is dropped.
   // quota_error if the map would exceed the quota (it is then unchanged).
   void put(const K& k, const V& v) {
-    std::string kb = encode(k);
-    std::string vb = encode(v);
-    {
-      auto lock = s_->lock_for_write();
-      auto& st = *s_->state_;
-      auto it = st.values.find(key_);
-      if (it == st.values.end()) {
-        const std::size_t new_bytes = key_.size() + kb.size() + vb.size();
-        s_->store_->check_quota(st, key_, 0, new_bytes);
-        detail::session_map_slot m;
-        m.entries.emplace_back(std::move(kb), std::move(vb));
-        st.set_used(st.used + new_bytes);
-        st.values.emplace(key_, detail::session_slot{std::move(m), 0, new_bytes});
-      } else {
-        auto* m = std::get_if<detail::session_map_slot>(&it->second.data);
-        if (!m) session::throw_wrong_kind(key_, "a map");
-        auto& e = m->entries;
-        const auto hit = find(e, kb);
-        const std::size_t old_bytes = it->second.bytes;
-        std::size_t new_bytes = old_bytes + kb.size() + vb.size();
-        if (hit != e.end()) new_bytes -= hit->first.size() + hit->second.size();
-        // The least recently used entries that the new one pushes out.
-        std::size_t count = e.size() + (hit == e.end() ? 1 : 0);
-        std::size_t dropped = 0;
-        for (auto d = e.begin(); count > n_ && d != e.end(); ++d) {
-          if (d == hit) continue;
-          new_bytes -= d->first.size() + d->second.size();
-          --count;
-          ++dropped;
-        }
-        s_->store_->check_quota(st, key_, old_bytes, new_bytes);
-        if (hit != e.end()) e.erase(hit);
-        e.erase(e.begin(), e.begin() + static_cast<std::ptrdiff_t>(dropped));
-        e.emplace_back(std::move(kb), std::move(vb));
-        it->second.bytes = new_bytes;
-        st.set_used(st.used - old_bytes + new_bytes);
-      }
-    }
-    s_->store_->sync(*s_->state_);
+    s_->storage().map_put(s_->record_, key_, n_, encode(k), encode(v));
   }
 
   // The value, marking the entry most recently used; nullopt if absent.
   std::optional<V> get(const K& k) {
-    const std::string kb = encode(k);
-    std::lock_guard lock(s_->state_->mu);
-    auto* m = slot();
-    if (!m) return std::nullopt;
-    auto& e = m->entries;
-    const auto hit = find(e, kb);
-    if (hit == e.end()) return std::nullopt;
-    std::rotate(hit, hit + 1, e.end());
-    decoded<V> d = decode<V>(e.back().second);
-    if (!d) session::throw_decode(key_, d.error(), d.message());
-    return std::move(*d);
+    std::optional<V> out;
+    s_->storage().map_get(s_->record_, key_, encode(k), [&](std::string_view value) {
+      out.emplace(session::decode_value<V>(key_, value));
+    });
+    return out;
   }
 
   bool contains(const K& k) const {
-    const std::string kb = encode(k);
-    std::lock_guard lock(s_->state_->mu);
-    const auto* m = slot();
-    return m && std::any_of(m->entries.begin(), m->entries.end(),
-                            [&](const auto& p) { return p.first == kb; });
+    return s_->storage().map_contains(s_->record_, key_, encode(k));
   }
-
-  bool erase(const K& k) {
-    const std::string kb = encode(k);
-    bool erased = false;
-    {
-      std::lock_guard lock(s_->state_->mu);
-      auto it = s_->state_->values.find(key_);
-      if (it == s_->state_->values.end()) return false;
-      auto* m = std::get_if<detail::session_map_slot>(&it->second.data);
-      if (!m) session::throw_wrong_kind(key_, "a map");
-      const auto hit = find(m->entries, kb);
-      if (hit == m->entries.end()) return false;
-      const std::size_t freed = hit->first.size() + hit->second.size();
-      m->entries.erase(hit);
-      it->second.bytes -= freed;
-      s_->state_->set_used(s_->state_->used - freed);
-      erased = true;
-    }
-    s_->store_->sync(*s_->state_);
-    return erased;
-  }
-
+  bool erase(const K& k) { return s_->storage().map_erase(s_->record_, key_, encode(k)); }
   std::size_t size() const {
-    std::lock_guard lock(s_->state_->mu);
-    const auto* m = slot();
-    return m ? m->entries.size() : 0;
+    return s_->storage().map_read(s_->record_, key_, [](std::string_view, std::string_view) {});
   }
   std::size_t capacity() const noexcept { return n_; }
 
   // Least recently used first.
   std::vector<std::pair<K, V>> items() const {
-    std::lock_guard lock(s_->state_->mu);
     std::vector<std::pair<K, V>> out;
-    const auto* m = slot();
-    if (!m) return out;
-    for (const auto& [kb, vb] : m->entries) {
-      decoded<K> k = decode<K>(kb);
-      if (!k) session::throw_decode(key_, k.error(), k.message());
-      decoded<V> v = decode<V>(vb);
-      if (!v) session::throw_decode(key_, v.error(), v.message());
-      out.emplace_back(std::move(*k), std::move(*v));
-    }
+    s_->storage().map_read(s_->record_, key_, [&](std::string_view k, std::string_view v) {
+      out.emplace_back(session::decode_value<K>(key_, k), session::decode_value<V>(key_, v));
+    });
     return out;
   }
 
@@ -616,19 +502,6 @@ class session_map {
  private:
   friend class session;
   session_map(session& s, std::string key, std::size_t n) : s_(&s), key_(std::move(key)), n_(n) {}
-
-  using entries = std::vector<std::pair<std::string, std::string>>;
-  static entries::iterator find(entries& e, const std::string& kb) {
-    return std::find_if(e.begin(), e.end(), [&](const auto& p) { return p.first == kb; });
-  }
-
-  detail::session_map_slot* slot() const {
-    auto it = s_->state_->values.find(key_);
-    if (it == s_->state_->values.end()) return nullptr;
-    auto* m = std::get_if<detail::session_map_slot>(&it->second.data);
-    if (!m) session::throw_wrong_kind(key_, "a map");
-    return m;
-  }
 
   session* s_;
   std::string key_;

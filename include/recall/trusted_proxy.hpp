@@ -61,6 +61,9 @@ enum class identify_outcome {
   rejected_header,            // trusted peer, but a header value was unsafe: anonymous
 };
 
+// "identified", "no_user", ...: the enumerator's name, for logs and metrics.
+RECALL_EXPORT const char* to_string(identify_outcome outcome) noexcept;
+
 // The identity and why it is what it is, for logging.
 struct identification {
   recall::identity identity;
@@ -102,7 +105,9 @@ class RECALL_EXPORT trusted_proxy {
 
   // Whether the peer (an IPv4 or IPv6 address, optionally with a port:
   // "10.0.0.1", "10.0.0.1:443", "::1", "[::1]:443") is in a trusted network.
-  // An IPv4-mapped IPv6 peer ("::ffff:10.0.0.1") matches IPv4 networks.
+  // An IPv4-mapped IPv6 peer ("::ffff:10.0.0.1") is its IPv4 address: it
+  // matches IPv4 networks (and "::ffff:a.b.c.d/96+" ones), never other IPv6
+  // networks, whatever they cover.
   bool trusted(std::string_view peer_address) const noexcept;
 
   identity identify(std::string_view peer_address, const header_lookup& header) const {

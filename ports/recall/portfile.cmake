@@ -19,8 +19,6 @@ vcpkg_cmake_configure(
         -DRECALL_BUILD_BENCHMARKS=OFF
         -DRECALL_BUILD_EXAMPLES=OFF
         -DRECALL_INSTALL=ON
-    MAYBE_UNUSED_VARIABLES
-        RECALL_WITH_REDIS
 )
 vcpkg_cmake_install()
 vcpkg_cmake_config_fixup(CONFIG_PATH lib/cmake/recall)

@@ -83,6 +83,22 @@ int main() {
   check(reported, "recursion through a hidden-visibility module is a recursive_call_error");
 #endif
 
+  // The engine's per-thread read record is registered once per thread, even
+  // though each module of the program reads it through its own copy of an
+  // inline variable (a shared librecall keeps the library's copy to itself).
+  recall::detail::epoch::record* const record = &recall::detail::epoch::this_thread();
+  square(7);
+  check(&recall::detail::epoch::this_thread() == record,
+        "a thread keeps one epoch record across reads from this executable");
+
+#ifdef RECALL_CONSUMER_REDIS
+  // recall::redis links; its client connects on first use only.
+  const recall::redis_client lazy({.port = 1});
+  const recall::redis_script script("return 1");
+  check(script.sha1() == "e0e1f9fabfc9d4800c877a703b823ac0578ff8db" && lazy.prefix() == "recall:",
+        "recall::redis makes a client and a script");
+#endif
+
   std::printf("consumer: recall %s, %d failure(s)\n", recall::version_string, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -19,6 +19,10 @@ namespace recall::detail {
 // The session open on this thread, 0 when none.
 RECALL_EXPORT std::uint64_t current_session_tag() noexcept;
 
+// Marks this thread as working for `tag` (0: none); returns the previous mark.
+// For handles that move their mark (session's move assignment).
+RECALL_EXPORT std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept;
+
 // Marks this thread as working for a session until destroyed; nests.
 class RECALL_EXPORT session_tag_guard {
  public:

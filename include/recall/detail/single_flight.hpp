@@ -3,6 +3,11 @@
 // different keys never wait for each other (the table lock is held only to
 // find or create a flight, never during a computation).
 //
+// The leader's bookkeeping (this thread's stack of running flights, the
+// table entry, the waiters' wake-up) happens exactly once however the
+// computation ends, including when storing its result throws: that exception
+// then reaches the leader and every waiter.
+//
 // Thread safety: run() may be called concurrently.
 #pragma once
 
@@ -10,14 +15,15 @@
 
 #include <array>
 #include <condition_variable>
-#include <mutex>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "recall/detail/table_hash.hpp"
 #include "recall/error.hpp"
 #include "recall/export.hpp"
 #include "recall/key.hpp"
@@ -37,15 +43,15 @@ class single_flight {
   // computing `k`. Throws what compute() threw, to every waiter.
   template <class F>
   R run(const key& k, const std::string& name, F&& compute) {
-    auto& flights = active_flights();
-    for (const auto& [table, active] : flights) {
+    auto& running = active_flights();
+    for (const auto& [table, active] : running) {
       if (table == this && active == k) {
         throw recursive_call_error("recall: '" + name +
                                    "' called itself with the same arguments while computing "
                                    "them; the inner call would wait for itself forever");
       }
     }
-    shard& s = shards_[k.high % shards_.size()];
+    shard& s = shards_[secret_key_hash{}(k) % shards_.size()];
     std::shared_ptr<flight> f;
     bool leader = false;
     {
@@ -59,17 +65,17 @@ class single_flight {
     }
     if (!leader) return f->wait();
 
-    flights.emplace_back(this, k);
+    std::optional<R> result;
+    std::exception_ptr error;
     try {
-      R result = compute();
-      flights.pop_back();
-      finish(s, k, *f, std::move(result), nullptr);
-      return f->wait();
+      running.emplace_back(this, k);
+      const active_flight mark;
+      result.emplace(compute());
     } catch (...) {
-      flights.pop_back();
-      finish(s, k, *f, std::nullopt, std::current_exception());
-      throw;
+      error = std::current_exception();
     }
+    finish(s, k, *f, std::move(result), error);
+    return f->wait();
   }
 
  private:
@@ -90,17 +96,34 @@ class single_flight {
 
   struct shard {
     std::mutex mu;
-    absl::flat_hash_map<key, std::shared_ptr<flight>> flights;
+    absl::flat_hash_map<key, std::shared_ptr<flight>, secret_key_hash> flights;
   };
 
-  void finish(shard& s, const key& k, flight& f, std::optional<R> value, std::exception_ptr error) {
+  // Pops this thread's flight mark when the computation ends, however it ends.
+  struct active_flight {
+    active_flight() = default;
+    active_flight(const active_flight&) = delete;
+    active_flight& operator=(const active_flight&) = delete;
+    ~active_flight() { active_flights().pop_back(); }
+  };
+
+  // Once per flight. Storing the value may throw (R's move constructor); the
+  // flight then ends with that exception instead.
+  void finish(shard& s, const key& k, flight& f, std::optional<R>&& value,
+              std::exception_ptr error) noexcept {
     {
       std::lock_guard lock(s.mu);
       s.flights.erase(k);
     }
     {
       std::lock_guard lock(f.mu);
-      f.value = std::move(value);
+      if (!error) {
+        try {
+          f.value = std::move(value);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
       f.error = error;
       f.done = true;
     }

@@ -1,0 +1,108 @@
+// Single-thread costs for callgrind: runs one kind of operation `count`
+// times inside measured_ops(), so that
+//   valgrind --tool=callgrind --toggle-collect=measured_ops callgrind_cache_costs KIND COUNT
+// counts the instructions of exactly those operations (benchmarks/callgrind_costs.sh
+// divides by COUNT). Kinds: cache_data_hit, cache_data_shared_hit,
+// cache_data_with_hit, cache_resource_hit, cache_resource_with_hit,
+// engine_hit, engine_miss_insert.
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bench_types.hpp"
+#include "recall/cache_data.hpp"
+#include "recall/cache_resource.hpp"
+#include "recall/detail/engine.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int hot_keys = 64;
+
+template <class T>
+void keep(const T& value) {
+  asm volatile("" : : "g"(&value) : "memory");
+}
+
+struct client {
+  int id;
+};
+
+}  // namespace
+
+// Not inlined, so that callgrind can switch collection on and off around it.
+extern "C" __attribute__((noinline)) void measured_ops(const std::function<void(int)>& op,
+                                                       int count) {
+  for (int i = 0; i < count; ++i) op(i);
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: callgrind_cache_costs KIND COUNT\n");
+    return 2;
+  }
+  const std::string kind = argv[1];
+  const int count = std::atoi(argv[2]);
+  const std::string region = "EU-west";
+
+  auto data = recall::cache_data(
+      [](const std::string& r, int day) {
+        auto row = recall_bench::make_sales_row();
+        row.region = r + std::to_string(day);
+        return row;
+      },
+      {.name = "callgrind_sales", .ttl = 1h});
+  auto resources = recall::cache_resource([](int k) { return std::make_unique<client>(client{k}); },
+                                          {.name = "callgrind_client", .ttl = 1h});
+  recall::detail::engine_config<std::uint64_t> config;
+  config.max_entries = 8192;
+  config.max_weight = config.max_entries;
+  recall::detail::engine<std::uint64_t> engine(config);
+  for (int day = 0; day < hot_keys; ++day) {
+    data(region, day);
+    resources(day);
+  }
+  for (std::uint64_t i = 0; i < config.max_entries; ++i) {
+    engine.insert(recall_bench::key_of(i), i, 1, recall::detail::never);
+  }
+
+  std::function<void(int)> op;
+  if (kind == "cache_data_hit") {
+    op = [&](int i) { keep(data(region, i % hot_keys)); };
+  } else if (kind == "cache_data_shared_hit") {
+    op = [&](int i) { keep(data.shared(region, i % hot_keys)); };
+  } else if (kind == "cache_data_with_hit") {
+    op = [&](int i) {
+      keep(data.with(region, i % hot_keys,
+                     [](const recall_bench::sales_row& r) { return r.values[3]; }));
+    };
+  } else if (kind == "cache_resource_hit") {
+    op = [&](int i) { keep(resources(i % hot_keys)); };
+  } else if (kind == "cache_resource_with_hit") {
+    op = [&](int i) { keep(resources.with(i % hot_keys, [](client& c) { return c.id; })); };
+  } else if (kind == "engine_hit") {
+    op = [&](int i) {
+      std::uint64_t v = 0;
+      engine.visit(recall_bench::key_of(static_cast<std::uint64_t>(i) % config.max_entries),
+                   [&](const std::uint64_t& x, const recall::detail::entry_info&) { v = x; });
+      keep(v);
+    };
+  } else if (kind == "engine_miss_insert") {
+    // A miss, then the insert that evicts: the replay's miss path.
+    op = [&](int i) {
+      const recall::key k =
+          recall_bench::key_of(std::uint64_t{1} << 40 | static_cast<std::uint64_t>(i));
+      engine.visit(k, [](const std::uint64_t&, const recall::detail::entry_info&) {});
+      engine.insert(k, static_cast<std::uint64_t>(i), 1, recall::detail::never);
+    };
+  } else {
+    std::fprintf(stderr, "callgrind_cache_costs: unknown kind '%s'\n", kind.c_str());
+    return 2;
+  }
+  for (int i = 0; i < 1000; ++i) op(i);  // warm: the first calls allocate
+  measured_ops(op, count);
+  return 0;
+}
