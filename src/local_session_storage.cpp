@@ -187,7 +187,7 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
   if (reason) return fresh(reason, id.size(), who, t);
   if (bind) return sign_in(st, who, t);
   if (extend) {
-    engine_.update(k, [&](state_ptr&, entry_info& info) { info.deadline = *extend; });
+    engine_.update(k, [&](const state_ptr&, entry_info& info) { info.deadline = *extend; });
   }
   return {std::move(st), false, false, std::nullopt};
 }
@@ -492,7 +492,8 @@ std::optional<local_session_storage::weight_change> local_session_storage::take_
 
 void local_session_storage::publish(const std::optional<weight_change>& change) {
   if (!change) return;
-  engine_.update(change->k, [&](state_ptr&, entry_info& info) { info.weight = change->weight; });
+  engine_.update(change->k,
+                 [&](const state_ptr&, entry_info& info) { info.weight = change->weight; });
 }
 
 void local_session_storage::check_quota(session_state& st, std::string_view key,

@@ -298,9 +298,8 @@ TEST_CASE("session_store{} and session_store({}) both mean the defaults") {
 }
 
 // The engine's priority classes must hold across shards: it empties class 0
-// in every shard before it touches class 1. That is the engine branch's fix;
-// until it is merged this test may fail (hence [!mayfail]).
-TEST_CASE("no signed-in session is evicted while any anonymous one exists", "[!mayfail]") {
+// in every shard before it touches class 1.
+TEST_CASE("no signed-in session is evicted while any anonymous one exists") {
   recall::session_store store({.name = "classes", .max_sessions = 4096});  // 16 shards
   std::vector<std::pair<std::string, recall::identity>> users;
   for (int i = 0; i < 4090; ++i) {
