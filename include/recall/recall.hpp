@@ -17,3 +17,4 @@
 #include "recall/session_id.hpp"
 #include "recall/stats.hpp"
 #include "recall/trusted_proxy.hpp"
+#include "recall/version.hpp"

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/export.hpp"
 #include "recall/stats.hpp"
 
 namespace recall {
@@ -35,12 +36,12 @@ struct registered_object {
 };
 
 // A snapshot of every registered object and its metrics.
-std::vector<registered_object> registered();
+RECALL_EXPORT std::vector<registered_object> registered();
 
 // Clears every cache_data and cache_resource (session stores are not caches
 // and keep their sessions); a cache with a second level is cleared there too,
 // for every replica.
-void clear_all();
+RECALL_EXPORT void clear_all();
 
 struct tag_invalidation {
   std::size_t caches = 0;              // caches of this process that carried the tag
@@ -53,10 +54,10 @@ struct tag_invalidation {
 // reads of the second level at once). A store that cannot be reached is
 // counted and told again when it answers. Typical use: a scheduled job
 // rewrites a table, then invalidates its tag.
-tag_invalidation invalidate_tag(std::string_view tag);
+RECALL_EXPORT tag_invalidation invalidate_tag(std::string_view tag);
 
 // The metrics of a cache_stats, in the registry's naming.
-std::vector<metric> to_metrics(const cache_stats& stats);
+RECALL_EXPORT std::vector<metric> to_metrics(const cache_stats& stats);
 
 namespace detail {
 
@@ -70,7 +71,7 @@ struct registry_hooks {
 
 // Registers until destroyed. Not copyable or movable: the hooks point into
 // the object that owns the registration.
-class registration {
+class RECALL_EXPORT registration {
  public:
   registration(std::string name, std::string kind, registry_hooks hooks);
   ~registration();

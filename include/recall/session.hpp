@@ -50,6 +50,7 @@
 #include "recall/detail/session_scope.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/error.hpp"
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 #include "recall/registry.hpp"
 
@@ -63,9 +64,9 @@ enum class session_errc {
   scratch_type_mismatch,  // a scratch value read as another type
 };
 
-const char* to_string(session_errc code) noexcept;
+RECALL_EXPORT const char* to_string(session_errc code) noexcept;
 
-class session_error : public error {
+class RECALL_EXPORT session_error : public error {
  public:
   session_error(session_errc code, const std::string& message) : error(message), code_(code) {}
   session_errc code() const noexcept { return code_; }
@@ -75,7 +76,7 @@ class session_error : public error {
 };
 
 // A write refused by the per-session quota. Nothing stored was changed.
-class quota_error : public session_error {
+class RECALL_EXPORT quota_error : public session_error {
  public:
   quota_error(std::string key, std::size_t entry_bytes, std::size_t session_bytes,
               std::size_t limit);
@@ -100,7 +101,7 @@ enum class rejected_id_reason {
   identity_mismatch,  // its session is bound to another user
 };
 
-const char* to_string(rejected_id_reason reason) noexcept;
+RECALL_EXPORT const char* to_string(rejected_id_reason reason) noexcept;
 
 // What on_rejected_id sees. Never the id itself: a stale id may still be a
 // secret worth stealing from logs.
@@ -166,7 +167,7 @@ struct session_stats {
 // Values that live for one request only (raw uploads, parsed bodies): any
 // type, not serialized, never counted as session state, dropped with the
 // handle. Bounded by max_scratch_entries.
-class request_scratch {
+class RECALL_EXPORT request_scratch {
  public:
   explicit request_scratch(std::size_t max_entries) : max_entries_(max_entries) {}
 
@@ -223,7 +224,7 @@ namespace detail {
 struct default_session_options;
 }
 
-class session_store {
+class RECALL_EXPORT session_store {
  public:
   // The defaults. session_store{} and session_store({}) both mean them.
   session_store();
@@ -270,7 +271,7 @@ class session_store {
 // only be destroyed or assigned to. Its destruction ends the request:
 // scratch() is dropped and the thread is no longer marked as working for the
 // session.
-class session {
+class RECALL_EXPORT session {
  public:
   session(session&& other) noexcept;
   session& operator=(session&& other) noexcept;

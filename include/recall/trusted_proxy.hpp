@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 
 namespace recall {
@@ -61,7 +62,7 @@ enum class identify_outcome {
 };
 
 // "identified", "no_user", ...: the enumerator's name, for logs and metrics.
-const char* to_string(identify_outcome outcome) noexcept;
+RECALL_EXPORT const char* to_string(identify_outcome outcome) noexcept;
 
 // The identity and why it is what it is, for logging.
 struct identification {
@@ -89,7 +90,7 @@ concept header_list = std::ranges::input_range<const H> &&
   { h.second } -> std::convertible_to<std::string_view>;
 };
 
-class trusted_proxy {
+class RECALL_EXPORT trusted_proxy {
  public:
   // Returns the value of the named request header, if present. The lookup
   // should match names case-insensitively, as HTTP frameworks do.
