@@ -130,13 +130,21 @@ http {
   }
   upstream dashboard {
     # Round-robin: no ip_hash, no sticky cookie.
-    server 127.0.0.1:$PORT_A max_fails=1 fail_timeout=2s;
-    server 127.0.0.1:$PORT_B max_fails=1 fail_timeout=2s;
+    server 127.0.0.1:$PORT_A max_fails=2 fail_timeout=1s;
+    server 127.0.0.1:$PORT_B max_fails=2 fail_timeout=1s;
     keepalive 64;
+    # Shorter than the replicas' own idle timeout (5 s), so nginx, not the
+    # replica, closes an idle connection: never one a request is being sent on.
+    keepalive_timeout 3s;
   }
   server {
     listen 127.0.0.1:$PORT;
     client_max_body_size 1m;
+    # The replicas trust identity headers only from this source address. At
+    # server level: upstream keepalive connections are shared by every
+    # location, so one location without it would hand its 127.0.0.1
+    # connections to the others.
+    proxy_bind 127.0.0.2;
     # Liveness through the proxy, for a load balancer: no identity, no session.
     location = /healthz {
       proxy_pass http://dashboard;
@@ -146,8 +154,6 @@ http {
     location / {
       auth_basic "dashboard";
       auth_basic_user_file $dir/htpasswd;
-      # The replicas trust identity headers only from this source address.
-      proxy_bind 127.0.0.2;
       proxy_pass http://dashboard;
       proxy_http_version 1.1;
       proxy_set_header Connection "";

@@ -209,7 +209,7 @@ app::app(config c)
   server_.new_task_queue = [n = cfg_.threads] { return new httplib::ThreadPool(n); };
   server_.set_payload_max_length(std::size_t{1} << 20);
   server_.set_keep_alive_max_count(10'000);
-  server_.set_keep_alive_timeout(2);
+  server_.set_keep_alive_timeout(5);
   server_.set_read_timeout(5s);
   server_.set_write_timeout(5s);
   routes();
