@@ -129,10 +129,12 @@ http {
     default "";
   }
   upstream dashboard {
-    # Round-robin: no ip_hash, no sticky cookie.
-    server 127.0.0.1:$PORT_A max_fails=2 fail_timeout=1s;
-    server 127.0.0.1:$PORT_B max_fails=2 fail_timeout=1s;
-    keepalive 64;
+    # Round-robin: no ip_hash, no sticky cookie. max_fails=0: a slow moment
+    # never takes a replica out; a dead one refuses at once and nginx retries
+    # the request on the other (proxy_next_upstream).
+    server 127.0.0.1:$PORT_A max_fails=0;
+    server 127.0.0.1:$PORT_B max_fails=0;
+    keepalive 256;
     # Shorter than the replicas' own idle timeout (5 s), so nginx, not the
     # replica, closes an idle connection: never one a request is being sent on.
     keepalive_timeout 3s;

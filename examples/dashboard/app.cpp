@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
@@ -210,6 +211,15 @@ app::app(config c)
   // Headers and body go out in two writes: without TCP_NODELAY the body
   // waits for the peer's delayed ACK (40 ms on Linux).
   server_.set_tcp_nodelay(true);
+  // Debian's cpp-httplib listens with a backlog of 5: a burst of new
+  // connections from the proxy overflows it and their SYNs are dropped (nginx
+  // then times out and marks the replica down). The listening socket passes
+  // through here before bind(); widen_backlog() listens again, wider.
+  server_.set_socket_options([this](int sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
   server_.set_payload_max_length(std::size_t{1} << 20);
   server_.set_keep_alive_max_count(10'000);
   server_.set_keep_alive_timeout(5);
@@ -219,6 +229,10 @@ app::app(config c)
 }
 
 app::~app() = default;
+
+void app::widen_backlog() const {
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+}
 
 void app::route(const std::string& method, const std::string& path, handler h) {
   auto wrapped = glue::with_session(

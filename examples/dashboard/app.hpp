@@ -90,6 +90,8 @@ class app {
   // Readiness off: /readyz answers 503 so the proxy stops sending (draining).
   void set_draining() { draining_ = true; }
   std::uint64_t in_flight() const { return in_flight_.load(); }
+  // Call after binding: a listen backlog for bursts of proxy connections.
+  void widen_backlog() const;
   // Drops the cached connections (their on_release closes them).
   void release_resources() { pools_.clear(); }
 
@@ -123,6 +125,7 @@ class app {
   refresher refresher_;
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> in_flight_{0};
+  int listen_socket_ = -1;
   httplib::Server server_;
 };
 

@@ -135,6 +135,7 @@ int serve(const config& c, std::int64_t rows) {
     std::fprintf(stderr, "dashboard: cannot listen on %s:%d\n", c.host.c_str(), c.port);
     return 1;
   }
+  service.widen_backlog();
   std::mutex mu;
   std::condition_variable cv;
   bool stopped = false;
