@@ -222,11 +222,4 @@ std::string render_admin(const admin_view& v) {
           v.sessions_bytes, rows));
 }
 
-std::string render_problem(int status, std::string_view message) {
-  return fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head>"
-      "<body><h1>{0}</h1><p>{1}</p><p><a href=\"/\">Back to the dashboard</a></p></body></html>\n",
-      status, escape(message));
-}
-
 }  // namespace dashboard

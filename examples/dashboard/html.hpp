@@ -64,6 +64,5 @@ std::string render_dashboard(const dashboard_view& v);
 std::string render_targets(const std::string& replica, const std::vector<target_row>& rows,
                            int range_days);
 std::string render_admin(const admin_view& v);
-std::string render_problem(int status, std::string_view message);
 
 }  // namespace dashboard
