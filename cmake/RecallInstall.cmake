@@ -6,13 +6,15 @@ install(TARGETS recall EXPORT recall-targets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-if(TARGET recall_redis)
-  install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
-          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-else()
-  install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
-          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN "redis*.hpp" EXCLUDE)
+set(recall_header_excludes)
+if(NOT TARGET recall_redis)
+  list(APPEND recall_header_excludes PATTERN "redis*.hpp" EXCLUDE)
 endif()
+if(NOT TARGET recall_httplib)
+  list(APPEND recall_header_excludes PATTERN "httplib.hpp" EXCLUDE)
+endif()
+install(DIRECTORY include/recall ${RECALL_GENERATED_INCLUDE_DIR}/recall
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} ${recall_header_excludes})
 
 set(recall_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/recall)
 install(EXPORT recall-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
@@ -55,6 +57,13 @@ if(TARGET recall_redis)
   install(FILES cmake/RecallHiredis.cmake DESTINATION ${recall_cmake_dir})
   configure_file(cmake/recall-redis.pc.in ${PROJECT_BINARY_DIR}/recall-redis.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/recall-redis.pc DESTINATION ${recall_pc_dir})
+endif()
+
+# recall::httplib: its own export set, like recall::redis.
+if(TARGET recall_httplib)
+  install(TARGETS recall_httplib EXPORT recall-httplib-targets)
+  install(EXPORT recall-httplib-targets NAMESPACE recall:: DESTINATION ${recall_cmake_dir})
+  install(FILES cmake/RecallHttplib.cmake DESTINATION ${recall_cmake_dir})
 endif()
 
 configure_file(cmake/recall.pc.in ${PROJECT_BINARY_DIR}/recall.pc @ONLY)

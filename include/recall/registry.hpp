@@ -1,7 +1,8 @@
 // recall/registry.hpp: every live cache and session store, by name.
 //
-// Caches and stores register themselves on construction and leave on
-// destruction. The registry is what a metrics endpoint reads and what
+// Caches, stores, Redis clients and trusted proxies register themselves on
+// construction and leave on destruction. The registry is what a metrics
+// endpoint reads (recall::write_prometheus, recall/metrics.hpp) and what
 // clear_all() walks.
 //
 // Thread safety: all functions may be called concurrently with each other and
@@ -17,22 +18,18 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/detail/metric_sets.hpp"
 #include "recall/export.hpp"
+#include "recall/metrics.hpp"
 #include "recall/stats.hpp"
 
 namespace recall {
 
-// One number a registered object reports, named like a Prometheus metric
-// suffix ("hits", "bytes", ...).
-struct metric {
-  std::string name;
-  double value = 0;
-};
-
 struct registered_object {
   std::string name;
-  std::string kind;  // "cache_data", "cache_resource", "session_store"
-  std::vector<metric> metrics;
+  // "cache_data", "cache_resource", "session_store", "redis", "trusted_proxy"
+  std::string kind;
+  std::vector<metric> metrics;  // only those this kind has
 };
 
 // A snapshot of every registered object and its metrics.
@@ -55,9 +52,6 @@ struct tag_invalidation {
 // counted and told again when it answers. Typical use: a scheduled job
 // rewrites a table, then invalidates its tag.
 RECALL_EXPORT tag_invalidation invalidate_tag(std::string_view tag);
-
-// The metrics of a cache_stats, in the registry's naming.
-RECALL_EXPORT std::vector<metric> to_metrics(const cache_stats& stats);
 
 namespace detail {
 

@@ -9,7 +9,8 @@
 // character or over the length limit makes the request anonymous too, with
 // a reason. Every outcome is counted (stats()); a non-zero
 // untrusted_headers_ignored means someone tried to spoof an identity or a
-// proxy is missing from the trusted list.
+// proxy is missing from the trusted list. The counts are in the process
+// registry too (kind "trusted_proxy"), so recall::write_prometheus exports them.
 //
 // The peer address must come from the connection (the socket's remote
 // address), never from X-Forwarded-For or Forwarded, which are headers too.
@@ -50,6 +51,8 @@ struct trusted_proxy_options {
   char groups_separator = ',';
   std::size_t max_user_bytes = 256;
   std::size_t max_groups_bytes = 4096;
+  // The proxy's name in the process registry (recall/registry.hpp) and metrics.
+  std::string name = "trusted_proxy";
 };
 
 enum class identify_outcome {
