@@ -17,6 +17,8 @@ const char* to_string(session_errc code) noexcept {
       return "scratch_full";
     case session_errc::scratch_type_mismatch:
       return "scratch_type_mismatch";
+    case session_errc::storage_unavailable:
+      return "storage_unavailable";
   }
   return "unknown";
 }
@@ -83,6 +85,14 @@ void request_scratch::throw_type_mismatch(std::string_view key) {
                                   key));
 }
 
+// --- session_backend -------------------------------------------------------
+
+std::unique_ptr<detail::session_storage> session_backend::make(
+    const session_options& options) const {
+  if (!make_) return std::make_unique<detail::local_session_storage>(options);
+  return make_(options);
+}
+
 // --- session_store ---------------------------------------------------------
 
 namespace {
@@ -120,7 +130,7 @@ session_store::session_store() : session_store(session_options{}) {}
 
 session_store::session_store(session_options options)
     : options_(validate(std::move(options))),
-      storage_(std::make_unique<detail::local_session_storage>(options_)) {
+      storage_(options_.storage.make(options_)) {
   registration_.emplace(
       options_.name, "session_store",
       detail::registry_hooks{[this] {
@@ -140,6 +150,8 @@ session_store::session_store(session_options options)
                                    {"pinned_over_bound", double(s.pinned_over_bound)},
                                    {"max_sessions", double(s.max_sessions)},
                                    {"max_bytes", double(s.max_total_bytes)},
+                                   {"storage_unavailable", double(s.storage_unavailable)},
+                                   {"storage_rejected", double(s.storage_rejected)},
                                };
                              },
                              {}});
