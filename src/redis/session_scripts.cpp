@@ -134,7 +134,7 @@ end
 // session, or creating it at its first write; the framing of lists and maps.
 constexpr const char* handle = R"lua(
 local function live(h)
-  for _ = 1, 16 do
+  for _ = 1, 256 do
     local c, u, t, x = meta(h)
     if c then
       local d = tonumber(redis.call('ZSCORE', zkey(u), h))

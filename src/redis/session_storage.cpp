@@ -87,6 +87,7 @@ std::int64_t redis_session_storage::now_ms() const {
 
 void redis_session_storage::throw_unavailable(std::string_view what, std::string_view why) const {
   unavailable_.fetch_add(1, std::memory_order_relaxed);
+  while (why.ends_with('.')) why.remove_suffix(1);
   throw session_error(
       session_errc::storage_unavailable,
       fmt::format("recall: session storage on Redis ({}): {} failed: {}. The call was not "
