@@ -8,13 +8,12 @@
 #include <charconv>
 #include <random>
 
-#include "recall/detail/hook_list.hpp"
 #include "recall/detail/xxhash.hpp"
 #include "recall/error.hpp"
 
 namespace recall::detail {
 
-hook_list<second_level*>& second_levels();  // src/second_level.cpp
+std::vector<std::shared_ptr<second_level>> live_second_levels();  // src/second_level.cpp
 
 namespace {
 
@@ -131,6 +130,7 @@ l2_tier::l2_tier(std::shared_ptr<second_level> store, std::string_view name,
       tags_(std::move(tags)),
       owner_(owner),
       origin_(random_id()) {
+  register_second_level(store_);
   check_key_part("name", name, name);
   if (!version.empty()) check_key_part("version", version, name);
   for (const std::string& tag : tags_) check_key_part("tag", tag, name);
@@ -213,7 +213,10 @@ void l2_tier::store(const key& k, const l2_record& record, duration ttl) {
   writes_.fetch_add(1, std::memory_order_relaxed);
   flush_pending();
   // Other replicas drop their copy (it is older) and lease waiters wake up.
-  store_->publish(fmt::format("{} set {} {}", origin_, namespace_, k.to_hex()));
+  store_->publish(fmt::format(
+      "{} set {} {} {}", origin_, namespace_, k.to_hex(),
+      std::chrono::duration_cast<std::chrono::nanoseconds>(record.computed_at.time_since_epoch())
+          .count()));
 }
 
 bool l2_tier::send(const pending& p) {
@@ -308,10 +311,19 @@ void l2_tier::on_message(std::string_view message) {
   if (op == "clear") {
     invalidations_received_.fetch_add(1, std::memory_order_relaxed);
     owner_.drop_all();
-  } else if ((op == "set" || op == "del") && f.size() >= 4) {
+  } else if (op == "del" && f.size() >= 4) {
     if (const std::optional<key> k = parse_key(f[3])) {
-      if (op == "del") invalidations_received_.fetch_add(1, std::memory_order_relaxed);
-      owner_.drop(*k, op == "del");
+      invalidations_received_.fetch_add(1, std::memory_order_relaxed);
+      owner_.drop(*k);
+    }
+  } else if (op == "set" && f.size() >= 5) {
+    std::int64_t ns = 0;
+    const std::string_view at = f[4];
+    const auto parsed = std::from_chars(at.data(), at.data() + at.size(), ns);
+    const std::optional<key> k = parse_key(f[3]);
+    if (k && parsed.ec == std::errc() && parsed.ptr == at.data() + at.size()) {
+      owner_.replaced(*k, wall_time_point(std::chrono::duration_cast<wall_time_point::duration>(
+                              std::chrono::nanoseconds(ns))));
     }
   }
 }
@@ -343,8 +355,8 @@ void l2_tier::add_stats(cache_stats& s) const {
 
 std::size_t l2_tier::announce_tag(std::string_view tag) {
   std::size_t unreachable = 0;
-  second_levels().for_each([&](second_level* store) {
-    if (send_tag(*store, tag)) return;
+  for (const std::shared_ptr<second_level>& store : live_second_levels()) {
+    if (send_tag(*store, tag)) continue;
     ++unreachable;
     store->report(
         fmt::format("recall: invalidate_tag('{}'): the {} second level is unreachable; "
@@ -352,8 +364,8 @@ std::size_t l2_tier::announce_tag(std::string_view tag) {
                     tag, store->kind()));
     auto& u = unsent();
     std::lock_guard lock(u.mu);
-    u.by_store[store].insert(std::string(tag));
-  });
+    u.by_store[store.get()].insert(std::string(tag));
+  }
   return unreachable;
 }
 

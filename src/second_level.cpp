@@ -1,48 +1,62 @@
 #include "recall/second_level.hpp"
 
-#include <fmt/format.h>
+#include <algorithm>
+#include <mutex>
+#include <vector>
 
-#include "recall/detail/hook_list.hpp"
 #include "recall/detail/l2_tier.hpp"
 
 namespace recall {
 namespace detail {
+namespace {
 
-hook_list<second_level*>& second_levels() {
-  static auto* list = new hook_list<second_level*>;  // never destroyed: stores may be statics
-  return *list;
+// Weak, and registered only once constructed: an announcement never reaches
+// a store that is being built or destroyed.
+struct known_stores {
+  std::mutex mu;
+  std::vector<std::weak_ptr<second_level>> stores;
+};
+
+known_stores& known() {
+  static auto* k = new known_stores;  // never destroyed: stores may be statics
+  return *k;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<second_level>> live_second_levels() {
+  auto& k = known();
+  std::lock_guard lock(k.mu);
+  std::vector<std::shared_ptr<second_level>> out;
+  for (const auto& w : k.stores) {
+    if (auto s = w.lock()) out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace detail
 
-second_level::second_level(second_level_options options)
-    : options_(std::move(options)), registration_(0) {
-  if (!options_.clock) options_.clock = default_clock();
-  registration_ = detail::second_levels().add(this);
+void register_second_level(const std::shared_ptr<second_level>& store) {
+  if (!store) return;
+  auto& k = detail::known();
+  std::lock_guard lock(k.mu);
+  std::erase_if(k.stores, [](const std::weak_ptr<second_level>& w) { return w.expired(); });
+  const bool known = std::any_of(k.stores.begin(), k.stores.end(), [&](const auto& w) {
+    return !w.owner_before(store) && !store.owner_before(w);
+  });
+  if (!known) k.stores.push_back(store);
 }
 
-second_level::~second_level() { detail::second_levels().remove(registration_); }
+second_level::second_level(second_level_options options)
+    : options_(std::move(options)),
+      log_(options_.on_error, options_.log_interval,
+           options_.clock ? options_.clock : default_clock()) {}
+
+second_level::~second_level() = default;
 
 void second_level::report(std::string_view message) noexcept {
-  if (!options_.on_error) return;
-  std::uint64_t left_out = 0;
-  {
-    std::lock_guard lock(report_mu_);
-    const time_point now = options_.clock->now();
-    if (last_report_ && now - *last_report_ < options_.log_interval) {
-      ++unreported_;
-      return;
-    }
-    last_report_ = now;
-    left_out = std::exchange(unreported_, 0);
-  }
   try {
-    if (left_out == 0) {
-      options_.on_error(message);
-    } else {
-      options_.on_error(
-          fmt::format("{} ({} more {} messages since the last one)", message, left_out, kind()));
-    }
+    log_.report(message);
   } catch (...) {
     // A logger that throws must not turn a cache call into a failure.
   }

@@ -10,6 +10,7 @@
 #include "recall/cookie.hpp"
 #include "recall/session.hpp"
 #include "recall/session_id.hpp"
+#include "support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 using recall::rejected_id_reason;
@@ -17,11 +18,7 @@ using recall::session_errc;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
+using recall_test::sanitized;
 
 // A session that holds one value, and its id.
 std::string written(recall::session_store& store, const recall::identity& who = {}) {

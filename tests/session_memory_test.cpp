@@ -15,6 +15,7 @@
 
 #include "catch.hpp"
 #include "recall/session.hpp"
+#include "support/sanitizers.hpp"
 
 namespace {
 
@@ -45,17 +46,7 @@ void counted_delete(void* p) noexcept {
   std::free(p);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using recall_test::sanitized;
 
 struct fill_result {
   double heap_ratio;       // measured heap / max_total_bytes

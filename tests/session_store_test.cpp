@@ -13,6 +13,7 @@
 #include "recall/cache_data.hpp"
 #include "recall/session.hpp"
 #include "recall/session_id.hpp"
+#include "support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 using recall::rejected_id_reason;
@@ -20,11 +21,7 @@ using recall::session_errc;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
+using recall_test::sanitized;
 
 struct fixture {
   std::shared_ptr<recall::manual_clock> clock = std::make_shared<recall::manual_clock>();

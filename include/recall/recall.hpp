@@ -6,6 +6,7 @@
 #include "recall/clock.hpp"
 #include "recall/codec.hpp"
 #include "recall/cookie.hpp"
+#include "recall/disk_store.hpp"
 #include "recall/error.hpp"
 #include "recall/identity.hpp"
 #include "recall/key.hpp"

@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,6 +35,7 @@
 #include <vector>
 
 #include "recall/clock.hpp"
+#include "recall/detail/rate_limited_log.hpp"
 
 namespace recall {
 
@@ -115,10 +115,13 @@ class second_level {
 
  private:
   second_level_options options_;
-  std::mutex report_mu_;
-  std::optional<time_point> last_report_;  // guarded by report_mu_
-  std::uint64_t unreported_ = 0;           // guarded by report_mu_
-  std::uint64_t registration_;
+  detail::rate_limited_log log_;
 };
+
+// Makes `store` known to recall::invalidate_tag(), which announces through
+// every second level of the process (even one no cache of this process uses:
+// a job that only invalidates). recall's factories and every cache given the
+// store call it; an implementation's own factory may too. Held weakly.
+void register_second_level(const std::shared_ptr<second_level>& store);
 
 }  // namespace recall

@@ -151,7 +151,10 @@ std::shared_ptr<second_level> redis_store(std::shared_ptr<redis_client> client,
   if (!client) {
     throw config_error("recall::redis_store needs a redis_client (got a null pointer)");
   }
-  return std::make_shared<redis_l2>(std::move(client), std::move(options));
+  std::shared_ptr<second_level> store =
+      std::make_shared<redis_l2>(std::move(client), std::move(options));
+  register_second_level(store);
+  return store;
 }
 
 }  // namespace recall

@@ -1,4 +1,4 @@
-// expect-first-error: static assertion failed.*recall: this value type cannot be stored
+// expect-first-error: static[ _]assert(ion)? failed.*recall: this value type cannot be stored
 // A result type cereal cannot serialize: recall's own message must come first,
 // before any error of the caller's (GCC used to report "'void f' has incomplete
 // type" first) or of cereal's.

@@ -4,6 +4,12 @@
 // them. Keep each stand-in as small as the examples need.
 #pragma once
 
+#if defined(RECALL_DOCS_WITH_REDIS)
+#include <recall/redis_store.hpp>
+
+#include "support/redis_server.hpp"
+#endif
+
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <map>
@@ -16,6 +22,7 @@
 struct sales_table {
   std::string region;
   std::vector<double> daily;
+  double total() const;
   template <class Archive>
   void serialize(Archive& ar) {
     ar(region, daily);
@@ -30,6 +37,7 @@ inline warehouse_client warehouse;
 struct pg_pool {
   explicit pg_pool(const std::string& dsn);
   bool ok() const;
+  int idle() const;
   void close();
 };
 inline std::string dsn;
@@ -79,3 +87,12 @@ inline db_pool pool;
 inline recall::trusted_proxy proxy{recall::trusted_proxy_options{}};
 inline recall::session_cookie cookie;
 inline recall::session_store sessions{recall::session_options{}};
+
+// The Redis page's stand-ins: a secret, something that uses a reply, an L1.
+inline std::string secret;
+void use(std::string_view value);
+struct local_cache {
+  void erase(std::string_view key);
+  void clear();
+};
+inline local_cache l1;

@@ -7,6 +7,9 @@ example in the documentation cannot stop compiling unnoticed:
 - a block is namespace-scope code (declarations, a whole program with main);
 - a block right after the comment <!-- fragment --> is a list of statements,
   wrapped in a function;
+- a block right after <!-- continue --> continues the previous compiled
+  block (the same namespace, the same function), so an example may build on
+  the one before it;
 - a block right after <!-- no-compile --> is skipped (say why in the text).
 
 Each block gets a namespace of its own, and #line directives so that compiler
@@ -27,7 +30,7 @@ def blocks(lines):
     while i < len(lines):
         line = lines[i].rstrip("\n")
         stripped = line.strip()
-        comment = re.fullmatch(r"<!--\s*(fragment|no-compile)\b.*-->", stripped)
+        comment = re.fullmatch(r"<!--\s*(fragment|continue|no-compile)\b.*-->", stripped)
         if comment:
             marker = comment.group(1)
         elif stripped.startswith("```cpp") or stripped.startswith("```c++"):
@@ -49,7 +52,7 @@ def main():
     with open(source, encoding="utf-8") as f:
         lines = f.readlines()
     includes = []
-    body = []
+    units = []  # [marker, [(first line, code lines), ...]]
     for marker, start, code in blocks(lines):
         if marker == "no-compile":
             continue
@@ -60,13 +63,19 @@ def main():
                 kept.append("")
             else:
                 kept.append(line)
-        name = f"doc_block_{start}"
-        body.append(f"namespace {name} {{")
+        if marker == "continue" and units:
+            units[-1][1].append((start, kept))
+        else:
+            units.append([marker, [(start, kept)]])
+    body = []
+    for marker, parts in units:
+        body.append(f"namespace doc_block_{parts[0][0]} {{")
         if marker == "fragment":
             body.append("[[maybe_unused]] void fragment() {")
-        body.append(f'#line {start} "{source}"')
-        body.extend(kept)
-        body.append("}" if marker != "fragment" else "}}")
+        for start, kept in parts:
+            body.append(f'#line {start} "{source}"')
+            body.extend(kept)
+        body.append("}}" if marker == "fragment" else "}")
         body.append("")
     with open(output, "w", encoding="utf-8") as f:
         f.write(f"// Generated from {source} by tests/docs/extract_snippets.py.\n")

@@ -181,6 +181,8 @@ class data_cache final : private l2_tier::listener {
     time_point expires_at;  // the ttl's end; with fail_safe the engine keeps it longer
     time_point retry_after = time_point::min();  // fail-safe: no new attempt before this
     std::shared_ptr<std::atomic<bool>> refreshing;
+    // computed_at as written to L2: another replica's newer result replaces it.
+    wall_time_point computed_wall{};
   };
   struct loaded {
     std::shared_ptr<const R> value;
@@ -384,10 +386,11 @@ class data_cache final : private l2_tier::listener {
     const wall_time_point wall = options_.clock->wall_now();
     const auto local = [&](wall_time_point w) {
       if (w == wall_time_point::max()) return time_point::max();
-      return t + std::chrono::duration_cast<duration>(w - wall);
+      return w >= wall ? deadline_after(t, std::chrono::duration_cast<duration>(w - wall))
+                       : t - std::chrono::duration_cast<duration>(wall - w);
     };
     // A computed_at ahead of this process's clock (skew) counts as now: an
-    // age is never negative.
+    // age is never negative. An expires_at is ahead of it until it passes.
     loaded l{std::make_shared<const R>(std::move(*d)), std::min(local(record.computed_at), t),
              local(record.expires_at), record.value.size()};
     if (t >= l.expires_at) {
@@ -396,7 +399,7 @@ class data_cache final : private l2_tier::listener {
     }
     engine_.insert(k,
                    entry{l.value, nullptr, l.computed_at, l.expires_at, time_point::min(),
-                         std::make_shared<std::atomic<bool>>()},
+                         std::make_shared<std::atomic<bool>>(), record.computed_at},
                    record.value.size(), engine_deadline(l.expires_at), tag);
     return l;
   }
@@ -419,8 +422,13 @@ class data_cache final : private l2_tier::listener {
       if (std::optional<loaded> served = serve_fail_safe(k, tag, fallback)) return *served;
       if (options_.cache_errors && from == origin::caller) {
         engine_.insert(k,
-                       entry{nullptr, std::current_exception(), computed_at, expires_at,
-                             time_point::min(), nullptr},
+                       entry{nullptr,
+                             std::current_exception(),
+                             computed_at,
+                             expires_at,
+                             time_point::min(),
+                             nullptr,
+                             {}},
                        1, expires_at, tag);
       }
       throw;
@@ -432,17 +440,20 @@ class data_cache final : private l2_tier::listener {
     // An invalidation while computing may have been about this result: the
     // caller gets it, the caches do not keep it.
     if (invalidations_.load(std::memory_order_acquire) == epoch) {
+      const wall_time_point computed_wall = to_wall(computed_at);
       engine_.insert(k,
                      entry{value, nullptr, computed_at, expires_at, time_point::min(),
-                           std::make_shared<std::atomic<bool>>()},
+                           std::make_shared<std::atomic<bool>>(), computed_wall},
                      weight, engine_deadline(expires_at), tag);
-      if (claim.reachable) write_l2(k, computed_at, expires_at, claim.generation, std::move(bytes));
+      if (claim.reachable) {
+        write_l2(k, computed_wall, expires_at, claim.generation, std::move(bytes));
+      }
     }
     if (claim.leased) l2_->release(k);
     return {std::move(value), computed_at, expires_at, weight, false};
   }
 
-  void write_l2(const key& k, time_point computed_at, time_point expires_at,
+  void write_l2(const key& k, wall_time_point computed_wall, time_point expires_at,
                 std::uint64_t generation, std::string bytes) {
     const time_point t = engine_.now();
     duration keep = expires_at == time_point::max() ? duration::max() : expires_at - t;
@@ -450,8 +461,7 @@ class data_cache final : private l2_tier::listener {
       keep = keep >= duration::max() - *options_.fail_safe ? duration::max()
                                                            : keep + *options_.fail_safe;
     }
-    l2_->store(k,
-               l2_record{to_wall(computed_at), to_wall(expires_at), generation, std::move(bytes)},
+    l2_->store(k, l2_record{computed_wall, to_wall(expires_at), generation, std::move(bytes)},
                keep);
   }
 
@@ -463,11 +473,15 @@ class data_cache final : private l2_tier::listener {
     const time_point t = engine_.now();
     if (t >= engine_deadline(fallback->expires_at)) return std::nullopt;
     fail_safe_hits_.fetch_add(1, std::memory_order_relaxed);
-    engine_.insert(
-        k,
-        entry{fallback->value, nullptr, fallback->computed_at, fallback->expires_at,
-              deadline_after(t, options_.fail_safe_retry), std::make_shared<std::atomic<bool>>()},
-        fallback->weight, engine_deadline(fallback->expires_at), tag);
+    engine_.insert(k,
+                   entry{fallback->value,
+                         nullptr,
+                         fallback->computed_at,
+                         fallback->expires_at,
+                         deadline_after(t, options_.fail_safe_retry),
+                         std::make_shared<std::atomic<bool>>(),
+                         {}},
+                   fallback->weight, engine_deadline(fallback->expires_at), tag);
     loaded served = *fallback;
     served.fail_safe = true;
     return served;
@@ -551,9 +565,16 @@ class data_cache final : private l2_tier::listener {
   }
 
   // l2_tier::listener: what other replicas' messages ask of memory.
-  void drop(const key& k, bool invalidation) override {
-    if (invalidation) invalidations_.fetch_add(1, std::memory_order_acq_rel);
+  void drop(const key& k) override {
+    invalidations_.fetch_add(1, std::memory_order_acq_rel);
     engine_.erase(k);
+  }
+  void replaced(const key& k, wall_time_point computed_at) override {
+    bool older = false;
+    engine_.template visit<true>(
+        k, [&](const entry& e, const entry_info&) { older = e.computed_wall < computed_at; });
+    // A result stored meanwhile is dropped too: the next read takes it from L2.
+    if (older) engine_.erase(k);
   }
   void drop_all() override {
     invalidations_.fetch_add(1, std::memory_order_acq_rel);

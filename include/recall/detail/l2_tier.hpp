@@ -46,9 +46,11 @@ class l2_tier {
   // The cache's side: what other processes' messages ask of its memory.
   class listener {
    public:
-    // Another replica stored a newer result (invalidation false) or removed
-    // the key (true).
-    virtual void drop(const key& k, bool invalidation) = 0;
+    // Another replica removed the key.
+    virtual void drop(const key& k) = 0;
+    // Another replica stored a result computed at `computed_at`: a copy
+    // computed earlier is out of date.
+    virtual void replaced(const key& k, wall_time_point computed_at) = 0;
     virtual void drop_all() = 0;
 
    protected:
