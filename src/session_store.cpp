@@ -129,8 +129,7 @@ session_options validate(session_options o) {
 session_store::session_store() : session_store(session_options{}) {}
 
 session_store::session_store(session_options options)
-    : options_(validate(std::move(options))),
-      storage_(options_.storage.make(options_)) {
+    : options_(validate(std::move(options))), storage_(options_.storage.make(options_)) {
   registration_.emplace(
       options_.name, "session_store",
       detail::registry_hooks{[this] {

@@ -233,9 +233,9 @@ TEST_CASE("a session ended by another process drops this process's scope::sessio
   redis_server server;
   replica here(server);
   int calls = 0;
-  auto per_session = recall::cache_data(
-      [&](int x) { return ++calls + x; },
-      {.name = "fleet_per_session", .ttl = 1h, .scope = recall::scope::session});
+  auto per_session =
+      recall::cache_data([&](int x) { return ++calls + x; },
+                         {.name = "fleet_per_session", .ttl = 1h, .scope = recall::scope::session});
   const std::string id = written(here.store);
   {
     auto s = here.store.open(id);

@@ -2,12 +2,11 @@
 // this process, each with its own client (as two processes would have), on
 // one Redis. The two-process tests, kills and restarts are in
 // redis_session_fleet_test.cpp.
+#include <array>
+#include <atomic>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
-
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -50,6 +49,7 @@ struct fleet {
   redis_server& server;
   std::shared_ptr<recall::manual_clock> clock = std::make_shared<recall::manual_clock>();
   recall::session_options base{};
+  std::vector<std::shared_ptr<recall::redis_client>> clients{};  // one per replica, in order
 
   explicit fleet(redis_server& s, recall::session_options o = {}) : server(s), base(std::move(o)) {
     base.clock = clock;
@@ -57,7 +57,8 @@ struct fleet {
 
   std::unique_ptr<recall::session_store> replica(recall::redis_options client = {}) {
     recall::session_options o = base;
-    o.storage = recall::redis_sessions(client_for(server, std::move(client)), {.secret = secret});
+    clients.push_back(client_for(server, std::move(client)));
+    o.storage = recall::redis_sessions(clients.back(), {.secret = secret});
     return std::make_unique<recall::session_store>(o);
   }
 };
@@ -142,7 +143,7 @@ TEST_CASE("a request without a cookie costs Redis nothing until it writes") {
   fleet f(server);
   auto a = f.replica();
   auto raw = client_for(server);
-  const auto commands = [&] { return raw->stats().commands; };
+  const auto commands = [&] { return f.clients[0]->stats().commands; };
   {
     auto s = a->open("");
     CHECK(s.get<int>("x") == std::nullopt);
@@ -151,11 +152,14 @@ TEST_CASE("a request without a cookie costs Redis nothing until it writes") {
   }
   CHECK(dbsize(*raw) == 0);
   // Malformed ids are refused before any lookup.
-  for (const std::string& bad : {std::string("short"), std::string(43, '+'), std::string(10'000, 'A')}) {
+  for (const std::string& bad :
+       {std::string("short"), std::string(43, '+'), std::string(10'000, 'A')}) {
     auto s = a->open(bad);
     CHECK(s.rejected_reason() == rejected_id_reason::malformed);
   }
   CHECK(dbsize(*raw) == 0);
+  CHECK(commands() == 0);
+  (void)a->open(recall::new_session_id());  // Redis caches the open script (EVAL once)
   const auto before = commands();
   auto s = a->open(recall::new_session_id());  // well formed, never issued
   CHECK(s.is_new());
@@ -169,7 +173,44 @@ TEST_CASE("a request without a cookie costs Redis nothing until it writes") {
   const auto st = a->stats();
   CHECK(st.rejected_empty == 1);
   CHECK(st.rejected_malformed == 3);
-  CHECK(st.rejected_unknown == 1);
+  CHECK(st.rejected_unknown == 2);
+}
+
+TEST_CASE("a request (open, three gets, one set, end) costs two round trips") {
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto b = f.replica();
+  std::string id;
+  {
+    auto s = a->open("");
+    s.set("region", std::string("EU"));
+    s.set("page", 1);
+    s.set("name", std::string("alice"));
+    id = s.id();
+  }
+  const auto request = [&](recall::session_store& store, int page) {
+    auto s = store.open(id);
+    REQUIRE_FALSE(s.is_new());
+    CHECK(s.get<std::string>("region") == "EU");
+    CHECK(s.get<int>("page") == page - 1);
+    CHECK(s.get<std::string>("name") == "alice");
+    s.set("page", page);
+  };
+  request(*a, 2);  // Redis caches the scripts (EVAL once each)
+  const auto before = f.clients[1]->stats();
+  for (int page = 3; page < 103; ++page) request(*b, page);
+  const auto after = f.clients[1]->stats();
+  CHECK(after.commands - before.commands == 200);
+  CHECK(after.eval_fallbacks == before.eval_fallbacks);
+  // Reads alone: the open only.
+  {
+    const auto start = f.clients[1]->stats().commands;
+    auto s = b->open(id);
+    CHECK(s.get<int>("page") == 102);
+    CHECK(s.contains("region"));
+    CHECK(f.clients[1]->stats().commands == start + 1);
+  }
 }
 
 TEST_CASE("Redis never holds a usable session id") {
@@ -196,7 +237,8 @@ TEST_CASE("Redis never holds a usable session id") {
   CHECK(everything.find(id.substr(20, 16)) == std::string::npos);
   // A dump loaded under another secret finds nothing.
   recall::session_options o;
-  o.storage = recall::redis_sessions(client_for(server), {.secret = "another secret of 32 bytes......"});
+  o.storage =
+      recall::redis_sessions(client_for(server), {.secret = "another secret of 32 bytes......"});
   recall::session_store other(o);
   CHECK(other.open(id, {.user = "alice"}).is_new());
 }
@@ -624,7 +666,8 @@ TEST_CASE("idle and absolute timeouts are decided by recall's clock") {
   }
 }
 
-TEST_CASE("max_sessions evicts anonymous sessions before signed-in ones, least recently used first") {
+TEST_CASE(
+    "max_sessions evicts anonymous sessions before signed-in ones, least recently used first") {
   redis_server server;
   recall::session_options o;
   o.max_sessions = 200;
@@ -698,8 +741,8 @@ TEST_CASE("a session bound to one user is never another's; signing in rotates") 
   CHECK(signed_in.user() == "bob");
   CHECK(signed_in.get<int>("cart") == 3);
   signed_in.set("after", 1);
-  CHECK(a->open(anon_id, bob).is_new());             // the anonymous id is dead
-  CHECK(a->open(signed_in.id()).is_new());           // bob's is not for anonymous requests
+  CHECK(a->open(anon_id, bob).is_new());    // the anonymous id is dead
+  CHECK(a->open(signed_in.id()).is_new());  // bob's is not for anonymous requests
   CHECK(a->open(signed_in.id(), bob).get<int>("after") == 1);
   anon.set("late", 1);  // the anonymous request that was still open follows the sign-in
   CHECK(a->open(signed_in.id(), bob).get<int>("late") == 1);
@@ -1050,7 +1093,7 @@ TEST_CASE("works with an ACL user holding only the documented commands") {
   auto t = b->open(s.id(), {.user = "jo"});  // sign-in
   CHECK(t.id_changed());
   CHECK_FALSE(t.get<int>("versioned", 3));  // a stale value dropped
-  written(*b, {.user = "jo"});  // the per-user limit ends t's session
+  written(*b, {.user = "jo"});              // the per-user limit ends t's session
   for (int i = 0; i < 4; ++i) written(*a);  // max_sessions evicts
   t.clear();
   CHECK(b->end_all("jo") == 1);

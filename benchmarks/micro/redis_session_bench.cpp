@@ -13,6 +13,7 @@
 //
 // Built only with recall::redis and the tests.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,9 +49,8 @@ double micros(steady_clock::duration d) {
 void redis_session_request_vs_get(benchmark::State& state) {
   static recall::test::redis_server server;
   auto client = client_for(server);
-  recall::session_store store(
-      {.name = "bench_redis_sessions",
-       .storage = recall::redis_sessions(client, {.secret = secret})});
+  recall::session_store store({.name = "bench_redis_sessions",
+                               .storage = recall::redis_sessions(client, {.secret = secret})});
   client->command({"SET", "recall:bench:small", "a small value"}).throw_if_error();
   std::string id;
   {
@@ -81,6 +81,16 @@ void redis_session_request_vs_get(benchmark::State& state) {
     get_us.push_back(micros(end - middle));
   }
   if (request_us.empty()) return;
+  // Where the time goes: the server's own microseconds per call.
+  const std::string stats(client->command({"INFO", "commandstats"}).throw_if_error().str());
+  const auto server_us = [&](std::string_view command) {
+    const auto at = stats.find(fmt::format("cmdstat_{}:", command));
+    if (at == std::string::npos) return 0.0;
+    const auto per_call = stats.find("usec_per_call=", at);
+    return std::stod(stats.substr(per_call + 14));
+  };
+  state.counters["server_us_per_script"] = server_us("evalsha");
+  state.counters["server_us_per_get"] = server_us("get");
   const double commands = double(client->stats().commands - commands_before);
   state.counters["round_trips_per_request"] = commands / double(request_us.size()) - 1.0;
   state.counters["request_p50_us"] = percentile(request_us, 50);

@@ -133,7 +133,8 @@ class session_backend {
   using factory =
       std::function<std::unique_ptr<detail::session_storage>(const session_options& options)>;
   session_backend() = default;
-  session_backend(std::string kind, factory make) : kind_(std::move(kind)), make_(std::move(make)) {}
+  session_backend(std::string kind, factory make)
+      : kind_(std::move(kind)), make_(std::move(make)) {}
   const std::string& kind() const noexcept { return kind_; }
   // The storage for a store with these (validated) options; they outlive it.
   std::unique_ptr<detail::session_storage> make(const session_options& options) const;

@@ -113,9 +113,7 @@ bool split_entries(std::string_view body, std::vector<std::string_view>& frames)
   return true;
 }
 
-std::string_view item_compact(std::string_view frame) noexcept {
-  return frame.substr(item_header);
-}
+std::string_view item_compact(std::string_view frame) noexcept { return frame.substr(item_header); }
 
 std::string_view entry_key(std::string_view frame) noexcept {
   return frame.substr(entry_header, read_u32(frame));
@@ -272,8 +270,8 @@ std::string session_format::entry_mac(std::uint64_t tag, std::string_view key,
                               view(kclen), key_compact, value_compact));
 }
 
-std::string session_format::value(std::uint64_t tag, std::string_view key,
-                                  std::string_view compact, std::uint64_t version) const {
+std::string session_format::value(std::uint64_t tag, std::string_view key, std::string_view compact,
+                                  std::uint64_t version) const {
   const char kind = version == 0 ? 'v' : 'w';
   std::string out(1, kind);
   out += value_mac(tag, key, kind, version, compact);
@@ -313,8 +311,7 @@ bool session_format::item_valid(std::uint64_t tag, std::string_view key,
 
 bool session_format::entry_valid(std::uint64_t tag, std::string_view key,
                                  std::string_view frame) const {
-  return same(frame.substr(8, mac_size),
-              entry_mac(tag, key, entry_key(frame), entry_value(frame)));
+  return same(frame.substr(8, mac_size), entry_mac(tag, key, entry_key(frame), entry_value(frame)));
 }
 
 }  // namespace recall::detail

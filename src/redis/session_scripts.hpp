@@ -61,17 +61,17 @@ struct session_scripts {
   // Handle operations. ARGV: now, suffix, create ("1" or ""), and for create
   // the 't' field, the creation time and the user; then the operation's own.
   // Reply: {status, current suffix, session bytes, extra, ends}.
-  redis_script store;       // create only
-  redis_script set;         // field, stored value, version ("" or 8 bytes)
-  redis_script drop;        // field, the stored bytes to drop (a stale version)
-  redis_script erase;       // field
-  redis_script clear;       // -
-  redis_script list_push;   // field, item frame, n
-  redis_script map_put;     // field, entry frame, n
-  redis_script map_touch;   // field, key compact
-  redis_script map_erase;   // field, key compact
-  redis_script rotate;      // new suffix, new 't' field, user the field was made for
-  redis_script end;         // -
+  redis_script store;      // create only
+  redis_script set;        // field, stored value, version ("" or 8 bytes)
+  redis_script drop;       // field, the stored bytes to drop (a stale version)
+  redis_script erase;      // field
+  redis_script clear;      // -
+  redis_script list_push;  // field, item frame, n
+  redis_script map_put;    // field, entry frame, n
+  redis_script map_touch;  // field, key compact
+  redis_script map_erase;  // field, key compact
+  redis_script rotate;     // new suffix, new 't' field, user the field was made for
+  redis_script end;        // -
 
   // ARGV: now, user. Reply: {count, ends}.
   redis_script end_all;

@@ -155,8 +155,7 @@ redis_session_storage::outcome redis_session_storage::run(
       created = std::to_string(rec.created_ms);
     }
     const std::string now = std::to_string(now_ms());
-    std::vector<std::string_view> args{now,  suffix,  creating ? "1" : "",
-                                       meta, created, rec.user};
+    std::vector<std::string_view> args{now, suffix, creating ? "1" : "", meta, created, rec.user};
     args.insert(args.end(), op_args.begin(), op_args.end());
     const redis_reply r = call(script, args, what);
     const auto& e = r.elements();
@@ -204,7 +203,8 @@ void redis_session_storage::mark_ended(redis_session_record& rec) const {
 opened_session redis_session_storage::open(std::string_view id, const identity& who) {
   const std::int64_t now = now_ms();
   if (id.empty()) return fresh(rejected_id_reason::empty, 0, who, now);
-  if (!is_well_formed_session_id(id)) return fresh(rejected_id_reason::malformed, id.size(), who, now);
+  if (!is_well_formed_session_id(id))
+    return fresh(rejected_id_reason::malformed, id.size(), who, now);
   const sha256_digest full = format_.id_hash(id);
   std::string suffix = session_format::key_suffix(full);
   const std::string now_s = std::to_string(now);

@@ -97,8 +97,7 @@ class redis_session_storage final : public session_storage {
   // stored yet and `create`). Counts and announces the sessions it ended,
   // follows a rotation, and marks the record ended when the session is gone.
   outcome run(redis_session_record& rec, const redis_script& script,
-              std::initializer_list<std::string_view> op_args, std::string_view what,
-              bool create);
+              std::initializer_list<std::string_view> op_args, std::string_view what, bool create);
   // Counts each (cause, tag) pair of a script's reply and announces the tags.
   void apply_ends(const redis_reply& ends) const;
 

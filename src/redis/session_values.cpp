@@ -75,8 +75,7 @@ void redis_session_storage::check_write(const outcome& o, std::string_view key,
     case session_reply::wrong_kind:
       throw_wrong_kind(key, what == "push to" ? "a list" : "a map");
     case session_reply::corrupt:
-      throw_corrupt(key, "cannot be parsed as a list or a map",
-                    codec_errc::malformed_payload);
+      throw_corrupt(key, "cannot be parsed as a list or a map", codec_errc::malformed_payload);
     default:
       throw_unavailable(what, "the script answered what this operation never asks for");
   }
