@@ -206,32 +206,20 @@ local function over(oldw, neww, total)
 end
 )lua";
 
-constexpr const char* open_body = R"lua(
-local h, who = ARGV[2], ARGV[3]
-local f = redis.call('HGETALL', P .. h)
-if #f == 0 then return {0} end
-local c, u, t, x
-for i = 1, #f, 2 do
-  local name = f[i]
-  if name == 'c' then c = tonumber(f[i + 1])
-  elseif name == 'u' then u = f[i + 1]
-  elseif name == 't' then t = f[i + 1]
-  elseif name == 'x' then x = true end
-end
-if x then return {0} end
-if not c or not t then return {5} end
-u = u or ''
-local d = tonumber(redis.call('ZSCORE', zkey(u), h))
-if not d then finish(h, u, t) return {0} end
+constexpr const char* refresh_body = R"lua(
+local h = ARGV[2]
+local c, u, t = meta(h)
+if not c then return {0, E} end
+local z = zkey(u)
+local d = tonumber(redis.call('ZSCORE', z, h))
+if not d then return {0, E} end
 if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return {2, E} end
-if u ~= '' and u ~= who then return {3} end
-if u == '' and who ~= '' then return {4, f} end
 local nd = math.min(NOW + IDLE, c + ABS)
 if nd - d >= GRAN then
-  redis.call('ZADD', zkey(u), 'XX', nd, h)
+  redis.call('ZADD', z, 'XX', nd, h)
   redis.call('PEXPIRE', P .. h, nd - NOW + GRACE)
 end
-return {1, f}
+return {1, E}
 )lua";
 
 constexpr const char* sign_in_body = R"lua(
@@ -475,7 +463,7 @@ return {sweep(Z0, limit) + sweep(Z1, limit), E}
 }  // namespace
 
 session_scripts::session_scripts(const session_script_config& c)
-    : open(constants(c) + base + open_body),
+    : refresh(constants(c) + base + refresh_body),
       sign_in(constants(c) + base + bounds + sign_in_body),
       store(constants(c) + base + bounds + handle + store_body),
       set(constants(c) + base + bounds + handle + set_body),

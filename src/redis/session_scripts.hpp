@@ -49,11 +49,12 @@ enum class session_reply : int {
 struct session_scripts {
   explicit session_scripts(const session_script_config& config);
 
-  // ARGV: now, key suffix, user of the request.
-  // Reply: {0} unknown | {1, fields} resumed | {2, ends} expired (ended now) |
-  // {3} bound to another user | {4, fields} anonymous, to sign in | {5}
-  // metadata that cannot be read.
-  redis_script open;
+  // open() reads a session without a script (one pipelined round trip) and
+  // calls this one only when the session's idle deadline is due to move or
+  // the session looks expired. ARGV: now, key suffix.
+  // Reply: {0, ends} unknown | {1, ends} alive (the deadline moved if due) |
+  // {2, ends} expired (ended now).
+  redis_script refresh;
   // ARGV: now, old suffix, new suffix, new 't' field, user.
   // Reply: {0, ends} | {1, ends} ended meanwhile | {2, ends} expired | {4, ends}.
   redis_script sign_in;

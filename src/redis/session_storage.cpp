@@ -50,6 +50,16 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return v;
 }
 
+// A sorted-set score as Redis prints it (%.17g): the scripts store integers.
+std::optional<std::int64_t> to_score(std::string_view s) {
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || !(v > -9e15 && v < 9e15)) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(v);
+}
+
 bool is_int(const redis_reply& r) { return r.kind() == redis_reply_kind::integer; }
 bool is_text(const redis_reply& r) { return r.kind() == redis_reply_kind::string; }
 
@@ -207,37 +217,83 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     return fresh(rejected_id_reason::malformed, id.size(), who, now);
   const sha256_digest full = format_.id_hash(id);
   std::string suffix = session_format::key_suffix(full);
-  const std::string now_s = std::to_string(now);
-  const std::array<std::string_view, 3> args{now_s, suffix, who.user};
-  const redis_reply r = call(scripts_.open, args, "open");
-  const auto& e = r.elements();
-  const std::int64_t code = e[0].integer();
-  if ((code == 1 || code == 2 || code == 4) && e.size() < 2) {
-    rejected_storage_.fetch_add(1, std::memory_order_relaxed);
-    throw_unavailable("open", "the reply is not what recall's script returns");
+  // A read needs no script: the session and both deadlines in one round
+  // trip. Commands of other clients may run between the three; each order
+  // they can produce reads as a session that is live, or as one that was
+  // ended or rotated, which the old id must not open anyway.
+  redis_pipeline p;
+  p.add({"HGETALL", prefix_ + suffix})
+      .add({"ZSCORE", prefix_ + "z:0", suffix})
+      .add({"ZSCORE", prefix_ + "z:1", suffix});
+  std::vector<redis_reply> r;
+  try {
+    r = client_->pipeline(p);
+  } catch (const redis_error& e) {
+    throw_unavailable("open", e.what());
   }
-  switch (code) {
-    case 1:
-    case 4: {
-      auto rec = resume(full, id, std::move(suffix), e[1]);
-      if (!rec) {
-        rejected_storage_.fetch_add(1, std::memory_order_relaxed);
-        return fresh(rejected_id_reason::unknown, id.size(), who, now);
-      }
-      if (code == 4) return sign_in(std::move(rec), who, now);
-      return {std::move(rec), false, false, std::nullopt};
+  for (const redis_reply& reply : r) {
+    if (reply.is_error()) {
+      throw_unavailable("open", fmt::format("Redis refused it: {}", reply.str()));
     }
-    case 2:
-      apply_ends(e[1]);
-      return fresh(rejected_id_reason::expired, id.size(), who, now);
-    case 3:
-      return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
-    case 5:
-      rejected_storage_.fetch_add(1, std::memory_order_relaxed);
-      return fresh(rejected_id_reason::unknown, id.size(), who, now);
-    default:
-      return fresh(rejected_id_reason::unknown, id.size(), who, now);
   }
+  const auto unknown = [&] { return fresh(rejected_id_reason::unknown, id.size(), who, now); };
+  if (r.size() != 3 || r[0].kind() != redis_reply_kind::array || r[0].elements().size() % 2 != 0) {
+    rejected_storage_.fetch_add(1, std::memory_order_relaxed);
+    throw_unavailable("open", "the reply is not what HGETALL returns");
+  }
+  const auto& f = r[0].elements();
+  if (f.empty()) return unknown();
+  std::string_view created, user, meta;
+  for (std::size_t i = 0; i < f.size(); i += 2) {
+    if (!is_text(f[i]) || !is_text(f[i + 1])) continue;
+    const std::string_view name = f[i].str();
+    if (name == "x") return unknown();  // a tombstone
+    if (name == "c") created = f[i + 1].str();
+    if (name == "u") user = f[i + 1].str();
+    if (name == "t") meta = f[i + 1].str();
+  }
+  const auto created_ms = to_int(created);
+  const redis_reply& score = user.empty() ? r[1] : r[2];
+  const auto deadline = is_text(score) ? to_score(score.str()) : std::nullopt;
+  if (!created_ms || meta.empty()) {
+    rejected_storage_.fetch_add(1, std::memory_order_relaxed);
+    return unknown();
+  }
+  if (!deadline) return unknown();  // ended or rotated meanwhile; the key expires by itself
+  const std::int64_t idle = milliseconds(options_.idle_timeout);
+  const std::int64_t moved =
+      std::min(now + idle, *created_ms + milliseconds(options_.absolute_timeout));
+  const bool expired = now >= *deadline;
+  if (!expired && !user.empty() && user != who.user) {
+    return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
+  }
+  const bool signing_in = user.empty() && !who.user.empty();  // the sign-in moves the deadline
+  if (expired || (!signing_in && moved - *deadline >= idle / 64)) {
+    // One more round trip: the server moves the deadline, or ends the session
+    // if it expired (unless another replica moved its deadline meanwhile).
+    const std::string now_s = std::to_string(now);
+    const std::array<std::string_view, 2> args{now_s, suffix};
+    const redis_reply e = call(scripts_.refresh, args, "open");
+    if (e.elements().size() == 2) apply_ends(e.elements()[1]);
+    switch (e.elements()[0].integer()) {
+      case 1:
+        break;
+      case 2:
+        return fresh(rejected_id_reason::expired, id.size(), who, now);
+      default:
+        return unknown();
+    }
+    if (!user.empty() && user != who.user) {
+      return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
+    }
+  }
+  auto rec = resume(full, id, std::move(suffix), r[0]);
+  if (!rec) {
+    rejected_storage_.fetch_add(1, std::memory_order_relaxed);
+    return unknown();
+  }
+  if (signing_in) return sign_in(std::move(rec), who, now);
+  return {std::move(rec), false, false, std::nullopt};
 }
 
 opened_session redis_session_storage::fresh(rejected_id_reason reason, std::size_t length,

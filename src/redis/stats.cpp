@@ -18,6 +18,7 @@ std::vector<metric> to_metrics(const redis_stats& s) {
           {"breaker_state", double(static_cast<int>(s.breaker))},
           {"pool_waits", double(s.pool_waits)},
           {"pool_exhausted", double(s.pool_exhausted)},
+          {"round_trips", double(s.round_trips)},
           {"eval_fallbacks", double(s.eval_fallbacks)},
           {"publishes", double(s.publishes)},
           {"messages_received", double(s.messages_received)},
