@@ -249,10 +249,11 @@ TEST_CASE("writes of different keys on A and B at once are all kept (1,000 round
   auto b = f.replica();
   const std::string id = written(*a);
   const int rounds = sanitized ? 200 : 1000;
+  std::atomic<int> lost{0};  // Catch's assertions are for the main thread only
   const auto writer = [&](recall::session_store& store, const std::string& prefix) {
     for (int i = 0; i < rounds; ++i) {
       auto s = store.open(id);
-      REQUIRE_FALSE(s.is_new());
+      if (s.is_new()) ++lost;
       (void)s.get<int>("v");
       s.set(prefix + std::to_string(i), i);
       s.set("last", prefix);  // one key both write: last writer wins, nobody loses another key
@@ -262,6 +263,7 @@ TEST_CASE("writes of different keys on A and B at once are all kept (1,000 round
   std::thread tb([&] { writer(*b, "b"); });
   ta.join();
   tb.join();
+  REQUIRE(lost == 0);
   auto s = a->open(id);
   for (int i = 0; i < rounds; ++i) {
     REQUIRE(s.get<int>("a" + std::to_string(i)) == i);
@@ -587,7 +589,7 @@ TEST_CASE("end_all ends every session of the user while another replica rotates 
     std::vector<std::string> ids;
     for (int i = 0; i < 100; ++i) ids.push_back(written(*b, frank));
     std::atomic<bool> done{false};
-    std::atomic<int> rotations{0};
+    std::atomic<int> rotations{0}, other_errors{0};
     std::thread rotator([&] {
       while (!done) {
         for (auto& id : ids) {
@@ -598,7 +600,7 @@ TEST_CASE("end_all ends every session of the user while another replica rotates 
             id = s.id();
             ++rotations;
           } catch (const recall::session_error& e) {
-            REQUIRE(e.code() == session_errc::ended);
+            if (e.code() != session_errc::ended) ++other_errors;
           }
         }
       }
@@ -607,6 +609,7 @@ TEST_CASE("end_all ends every session of the user while another replica rotates 
     a->end_all("frank");
     done = true;
     rotator.join();
+    REQUIRE(other_errors == 0);
     int survivors = 0;
     for (const auto& id : ids) survivors += a->open(id, frank).is_new() ? 0 : 1;
     REQUIRE(survivors == 0);
