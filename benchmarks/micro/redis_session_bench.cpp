@@ -82,6 +82,8 @@ void redis_session_request_vs_get(benchmark::State& state) {
     get_us.push_back(micros(end - middle));
   }
   if (request_us.empty()) return;
+  const double trips = double(client->stats().round_trips - trips_before);
+  state.counters["round_trips_per_request"] = trips / double(request_us.size()) - 1.0;
   // Where the time goes: the server's own microseconds per call.
   const std::string stats(client->command({"INFO", "commandstats"}).throw_if_error().str());
   const auto server_us = [&](std::string_view command) {
@@ -93,8 +95,6 @@ void redis_session_request_vs_get(benchmark::State& state) {
   state.counters["server_us_per_script"] = server_us("evalsha");
   state.counters["server_us_per_open"] = server_us("hgetall") + 2 * server_us("zscore");
   state.counters["server_us_per_get"] = server_us("get");
-  const double trips = double(client->stats().round_trips - trips_before);
-  state.counters["round_trips_per_request"] = trips / double(request_us.size()) - 1.0;
   state.counters["request_p50_us"] = percentile(request_us, 50);
   state.counters["request_p99_us"] = percentile(request_us, 99);
   state.counters["get_p50_us"] = percentile(get_us, 50);
