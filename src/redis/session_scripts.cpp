@@ -42,9 +42,11 @@ local E = {}
 
 local function zkey(u) if u == '' then return Z0 end return Z1 end
 
-local function meta(h)
-  local m = redis.call('HMGET', P .. h, 'c', 'u', 't', 'x')
-  return tonumber(m[1]), m[2] or '', m[3] or '', m[4]
+-- More fields than the metadata may be asked for in the same call: they come
+-- back in m[5], m[6], ... (false when absent).
+local function meta(h, ...)
+  local m = redis.call('HMGET', P .. h, 'c', 'u', 't', 'x', ...)
+  return tonumber(m[1]), m[2] or '', m[3] or '', m[4], m
 end
 
 local function finish(h, u, t)
@@ -133,14 +135,14 @@ end
 // What the operations of a handle share: following rotations to the live
 // session, or creating it at its first write; the framing of lists and maps.
 constexpr const char* handle = R"lua(
-local function live(h)
+local function live(h, ...)
   for _ = 1, 256 do
-    local c, u, t, x = meta(h)
+    local c, u, t, x, m = meta(h, ...)
     if c then
       local d = tonumber(redis.call('ZSCORE', zkey(u), h))
       if not d then finish(h, u, t) return nil, 1 end
       if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return nil, 1 end
-      return h, u, t
+      return h, u, t, m
     end
     if not x or x == '' then return nil, 1 end
     h = x
@@ -148,9 +150,16 @@ local function live(h)
   return nil, 1
 end
 
-local function target()
-  if ARGV[3] == '1' then return create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6]) end
-  return live(ARGV[2])
+-- The live session and, for a write, its byte count and the written field's
+-- old value, read with its metadata (a session created now has neither).
+local function target(field)
+  if ARGV[3] == '1' then
+    local h, u, t = create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6])
+    return h, u, t, 0, nil
+  end
+  local h, u, t, m = live(ARGV[2], 'b', field)
+  if not h then return h, u end
+  return h, u, t, tonumber(m[5]) or 0, m[6] or nil
 end
 
 local function reply(status, h, b, extra) return {status, h or '', b or 0, extra or 0, E} end
@@ -244,18 +253,16 @@ return {0, E}
 )lua";
 
 constexpr const char* store_body = R"lua(
-local h, code = target()
+local h, code, _, b = target('b')
 if not h then return reply(code) end
-return reply(0, h, bytes(P .. h))
+return reply(0, h, b)
 )lua";
 
 constexpr const char* set_body = R"lua(
-local h, code = target()
+local field, value, version = ARGV[7], ARGV[8], ARGV[9]
+local h, code, _, b, old = target(field)
 if not h then return reply(code) end
 local k = P .. h
-local field, value, version = ARGV[7], ARGV[8], ARGV[9]
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
 if old and version ~= '' and string.sub(old, 1, 1) == 'w' and #old >= 25 then
   local oh, ol = struct.unpack('>I4I4', old, 10)
   local vh, vl = struct.unpack('>I4I4', version)
@@ -307,12 +314,10 @@ return reply(0, h, 0)
 )lua";
 
 constexpr const char* list_push_body = R"lua(
-local h, code = target()
+local field, frame, n = ARGV[7], ARGV[8], tonumber(ARGV[9])
+local h, code, _, b, old = target(field)
 if not h then return reply(code) end
 local k = P .. h
-local field, frame, n = ARGV[7], ARGV[8], tonumber(ARGV[9])
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
 local kept, keptw, oldw = '', 0, 0
 if old then
   if string.sub(old, 1, 1) ~= 'l' then return reply(3, h, b) end
@@ -334,13 +339,11 @@ return reply(0, h, total)
 )lua";
 
 constexpr const char* map_put_body = R"lua(
-local h, code = target()
-if not h then return reply(code) end
-local k = P .. h
 local field, frame, n = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local kc = string.sub(frame, 17, 16 + struct.unpack('>I4', frame))
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
+local h, code, _, b, old = target(field)
+if not h then return reply(code) end
+local k = P .. h
 local parts, keptw, oldw = {}, 0, 0
 if old then
   if string.sub(old, 1, 1) ~= 'm' then return reply(3, h, b) end
