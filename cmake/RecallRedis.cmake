@@ -43,7 +43,22 @@ add_library(recall_redis
   src/redis/subscription.cpp
 )
 add_library(recall::redis ALIAS recall_redis)
-set_target_properties(recall_redis PROPERTIES EXPORT_NAME redis CXX_EXTENSIONS OFF)
+# Shared like recall itself: only what carries RECALL_REDIS_EXPORT is exported.
+set_target_properties(recall_redis PROPERTIES
+  EXPORT_NAME redis
+  CXX_EXTENSIONS OFF
+  CXX_VISIBILITY_PRESET hidden
+  VISIBILITY_INLINES_HIDDEN ON
+  VERSION ${PROJECT_VERSION}
+  SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+generate_export_header(recall_redis
+  EXPORT_FILE_NAME ${RECALL_GENERATED_INCLUDE_DIR}/recall/redis_export.hpp)
+# Installed anywhere, a shared librecall_redis finds librecall beside it.
+if(APPLE)
+  set_target_properties(recall_redis PROPERTIES INSTALL_RPATH @loader_path)
+elseif(UNIX)
+  set_target_properties(recall_redis PROPERTIES INSTALL_RPATH $ORIGIN)
+endif()
 # hiredis stays out of the public headers: private, but a static
 # recall_redis still carries it to whoever links recall::redis.
 target_link_libraries(recall_redis PUBLIC recall PRIVATE hiredis::hiredis)

@@ -8,10 +8,17 @@ set -euo pipefail
 
 # A minimal Debian 12 root has no build tool, compiler or pkg-config: list them all.
 build=(g++ make ninja-build cmake pkg-config libabsl-dev libxxhash-dev libcereal-dev libfmt-dev
-       libhiredis-dev)
+       libhiredis-dev
+       # The dashboard example (scripts/demo.sh): its HTTP server and warehouse,
+       # and what its --smoke check and scripts/fleet.sh run.
+       libcpp-httplib-dev libsqlite3-dev curl python3 redis-server nginx-light openssl)
 # Tests: both compilers (clang for ASan+UBSan and the fuzzers), Catch2, Google
-# Benchmark (the harness runs in --quick mode), the real servers tests start.
-test=(clang libclang-rt-14-dev catch2 libbenchmark-dev redis-server python3)
+# Benchmark (the harness runs in --quick mode), the real servers tests start,
+# and the dashboard tests' tools: promtool (package prometheus) checks the
+# metrics, wrk loads the fleet, chromium renders the page; iproute2 (ss)
+# finds a replica's pid.
+test=(clang libclang-rt-14-dev catch2 libbenchmark-dev redis-server python3 prometheus wrk
+      chromium iproute2)
 
 packages=("${build[@]}")
 case "${1:-build}" in

@@ -383,25 +383,30 @@ class disk_level final : public second_level {
 
   std::vector<metric> metrics() const {
     const disk_store_stats s = stats();
-    return {{"reads", double(s.reads)},
-            {"hits", double(s.hits)},
-            {"misses", double(s.misses)},
-            {"writes", double(s.writes)},
-            {"add_conflicts", double(s.add_conflicts)},
-            {"rejected", double(s.rejected)},
-            {"io_errors", double(s.io_errors)},
-            {"evicted", double(s.evicted)},
-            {"expired", double(s.expired)},
-            {"corrupt", double(s.corrupt)},
-            {"erased", double(s.erased)},
-            {"temp_reclaimed", double(s.temp_reclaimed)},
-            {"index_repairs", double(s.index_repairs)},
-            {"index_rebuilds", double(s.index_rebuilds)},
-            {"entries", double(s.entries)},
-            {"bytes", double(s.bytes)},
-            {"max_entries", double(s.max_entries)},
-            {"max_bytes", double(s.max_bytes)},
-            {"indexing", s.indexing ? 1.0 : 0.0}};
+    constexpr auto counter = metric_type::counter;
+    constexpr auto gauge = metric_type::gauge;
+    return {
+        {"reads", s.reads, counter, "Keys looked up."},
+        {"hits", s.hits, counter, "Lookups that found a whole value within its TTL."},
+        {"misses", s.misses, counter, "Lookups that found nothing, an expired or a bad file."},
+        {"writes", s.writes, counter, "Files written."},
+        {"add_conflicts", s.add_conflicts, counter, "Adds that found a live value."},
+        {"rejected", s.rejected, counter, "Values larger than max_bytes, not stored."},
+        {"io_errors", s.io_errors, counter, "Operations that failed (disk full, EIO, ...)."},
+        {"evicted", s.evicted, counter, "Files removed to keep the bounds."},
+        {"expired", s.expired, counter, "Expired files removed."},
+        {"corrupt", s.corrupt, counter, "Truncated, torn, corrupt or foreign files removed."},
+        {"erased", s.erased, counter, "Files removed by erase."},
+        {"temp_reclaimed", s.temp_reclaimed, counter, "Temporary files of dead writers removed."},
+        {"index_repairs", s.index_repairs, counter,
+         "Index entries fixed after a process died mid-update."},
+        {"index_rebuilds", s.index_rebuilds, counter, "Index rebuilds from the files."},
+        {"entries", s.entries, gauge, "Files in the directory (every process)."},
+        {"bytes", s.bytes, gauge, "Bytes the files take on disk (every process)."},
+        {"max_entries", s.max_entries, gauge, "The max_entries bound."},
+        {"max_bytes", s.max_bytes, gauge, "The max_bytes bound."},
+        {"indexing", std::uint64_t{s.indexing}, gauge,
+         "1 while a background scan rebuilds the index."}};
   }
 
   disk_directory dir_;

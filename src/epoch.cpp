@@ -24,6 +24,7 @@ struct owner {
     r->depth = 0;
     r->state.store(0, std::memory_order_release);
     r->in_use.store(false, std::memory_order_release);
+    r = nullptr;
   }
 };
 thread_local owner this_owner;
@@ -31,6 +32,7 @@ thread_local owner this_owner;
 }  // namespace
 
 record& register_this_thread() {
+  if (this_owner.r) return *this_owner.r;
   record* found = nullptr;
   for (record* r = registry.load(std::memory_order_acquire); r; r = r->next) {
     bool expected = false;

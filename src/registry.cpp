@@ -49,30 +49,6 @@ tag_invalidation invalidate_tag(std::string_view tag) {
   return out;
 }
 
-std::vector<metric> to_metrics(const cache_stats& st) {
-  return {{"hits", double(st.hits)},
-          {"misses", double(st.misses)},
-          {"stale_hits", double(st.stale_hits)},
-          {"inserts", double(st.inserts)},
-          {"rejected", double(st.rejected)},
-          {"loads", double(st.loads)},
-          {"load_failures", double(st.load_failures)},
-          {"load_seconds", std::chrono::duration<double>(st.load_time).count()},
-          {"refreshes", double(st.refreshes)},
-          {"refresh_failures", double(st.refresh_failures)},
-          {"refreshes_dropped", double(st.refreshes_dropped)},
-          {"release_failures", double(st.release_failures)},
-          {"expired", double(st.expired)},
-          {"evicted", double(st.evicted)},
-          {"replaced", double(st.replaced)},
-          {"removed", double(st.removed)},
-          {"cleared", double(st.cleared)},
-          {"entries", double(st.entries)},
-          {"bytes", double(st.bytes)},
-          {"max_entries", double(st.max_entries)},
-          {"max_bytes", double(st.max_bytes)}};
-}
-
 namespace detail {
 
 registration::registration(std::string name, std::string kind, registry_hooks hooks)

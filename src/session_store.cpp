@@ -132,28 +132,7 @@ session_store::session_store(session_options options)
     : options_(validate(std::move(options))), storage_(options_.storage.make(options_)) {
   registration_.emplace(
       options_.name, "session_store",
-      detail::registry_hooks{[this] {
-                               const session_stats s = stats();
-                               return std::vector<metric>{
-                                   {"live", double(s.live)},
-                                   {"created", double(s.created)},
-                                   {"rotated", double(s.rotated)},
-                                   {"ended", double(s.ended)},
-                                   {"ended_user_limit", double(s.ended_user_limit)},
-                                   {"expired_idle", double(s.expired_idle)},
-                                   {"expired_absolute", double(s.expired_absolute)},
-                                   {"evicted", double(s.evicted)},
-                                   {"rejected_ids", double(s.rejected_ids())},
-                                   {"quota_exceeded", double(s.quota_exceeded)},
-                                   {"bytes", double(s.bytes)},
-                                   {"pinned_over_bound", double(s.pinned_over_bound)},
-                                   {"max_sessions", double(s.max_sessions)},
-                                   {"max_bytes", double(s.max_total_bytes)},
-                                   {"storage_unavailable", double(s.storage_unavailable)},
-                                   {"storage_rejected", double(s.storage_rejected)},
-                               };
-                             },
-                             {}});
+      detail::registry_hooks{[this] { return detail::session_metrics(stats()); }, {}});
 }
 
 session_store::~session_store() {

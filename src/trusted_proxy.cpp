@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "recall/error.hpp"
+#include "recall/registry.hpp"
 
 namespace recall {
 namespace {
@@ -197,6 +198,8 @@ struct trusted_proxy::state {
   trusted_proxy_options options;
   std::vector<network> networks;
   mutable std::atomic<std::uint64_t> counts[outcome_count] = {};
+  // Last: it goes first, so the registry never reads a half-destroyed state.
+  std::optional<detail::registration> registration;
 
   // Mapped peers arrive here as IPv4 and mapped networks were stored as IPv4
   // (parse_peer, parse_network), so a network matches its own family only.
@@ -204,6 +207,16 @@ struct trusted_proxy::state {
     return std::any_of(networks.begin(), networks.end(), [&](const network& n) {
       return n.base.v6 == peer.v6 && same_prefix(n.base, peer, n.prefix);
     });
+  }
+
+  trusted_proxy_stats snapshot() const noexcept {
+    const auto get = [this](identify_outcome o) {
+      return counts[static_cast<std::size_t>(o)].load(std::memory_order_relaxed);
+    };
+    return {
+        get(identify_outcome::identified),       get(identify_outcome::no_user),
+        get(identify_outcome::untrusted_peer),   get(identify_outcome::untrusted_headers_ignored),
+        get(identify_outcome::bad_peer_address), get(identify_outcome::rejected_header)};
   }
 
   identification finish(identification result) const {
@@ -293,6 +306,10 @@ trusted_proxy::trusted_proxy(trusted_proxy_options options) : state_(std::make_u
     state_->networks.push_back(parse_network(entry));
   }
   state_->options = std::move(options);
+  state_->registration.emplace(
+      state_->options.name, "trusted_proxy",
+      detail::registry_hooks{
+          [s = state_.get()] { return detail::trusted_proxy_metrics(s->snapshot()); }, {}});
 }
 
 trusted_proxy::~trusted_proxy() = default;
@@ -348,14 +365,7 @@ const char* to_string(identify_outcome outcome) noexcept {
   return "unknown";
 }
 
-trusted_proxy_stats trusted_proxy::stats() const noexcept {
-  const auto get = [this](identify_outcome o) {
-    return state_->counts[static_cast<std::size_t>(o)].load(std::memory_order_relaxed);
-  };
-  return {get(identify_outcome::identified),       get(identify_outcome::no_user),
-          get(identify_outcome::untrusted_peer),   get(identify_outcome::untrusted_headers_ignored),
-          get(identify_outcome::bad_peer_address), get(identify_outcome::rejected_header)};
-}
+trusted_proxy_stats trusted_proxy::stats() const noexcept { return state_->snapshot(); }
 
 const trusted_proxy_options& trusted_proxy::options() const noexcept { return state_->options; }
 

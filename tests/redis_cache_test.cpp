@@ -28,8 +28,17 @@ extern char** environ;
 
 namespace {
 
+// A patient client: the tests share two cores with builds, and a reply later
+// than the default 50 ms would make a replica compute locally (the documented
+// fallback) and fail a check of what the fleet does while Redis is healthy.
+// The tests of timeouts set their own.
+recall::redis_options patient(recall::redis_options o = {}) {
+  o.command_timeout = 2s;
+  return o;
+}
+
 std::shared_ptr<recall::redis_client> client_for(const redis_server& server,
-                                                 recall::redis_options o = {}) {
+                                                 recall::redis_options o = patient()) {
   o.port = server.port();
   return std::make_shared<recall::redis_client>(o);
 }
@@ -492,7 +501,8 @@ TEST_CASE("works with an ACL user holding only the documented commands") {
                                      "+set +del +evalsha +eval +publish +subscribe +ping"},
                        .default_user_off = true});
   const auto store = [&] {
-    return recall::redis_store(client_for(server, {.username = "cache", .password = "s3cret"}));
+    return recall::redis_store(
+        client_for(server, patient({.username = "cache", .password = "s3cret"})));
   };
   int calls = 0;
   auto a = recall::cache_data([&](int x) { return x + ++calls; },

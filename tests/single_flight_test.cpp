@@ -38,16 +38,16 @@ TEST_CASE("a result that cannot be stored ends the flight once, with that except
   // An outer flight of another table is running on this thread: its mark must
   // survive whatever happens to the inner one.
   const int outer = 0;
-  active_flights.emplace_back(&outer, recall::key{3, 4});
+  active_flights().emplace_back(&outer, recall::key{3, 4});
   fragile::fail_moves = true;
   CHECK_THROWS_WITH(flights.run(some_key, "f", [] { return fragile(1); }), "move failed");
   fragile::fail_moves = false;
-  REQUIRE(active_flights.size() == 1);
-  CHECK(active_flights.back().first == &outer);
-  active_flights.pop_back();
+  REQUIRE(active_flights().size() == 1);
+  CHECK(active_flights().back().first == &outer);
+  active_flights().pop_back();
   // The key's flight is over: the next call computes instead of waiting forever.
   CHECK(flights.run(some_key, "f", [] { return fragile(2); }).value == 2);
-  CHECK(active_flights.empty());
+  CHECK(active_flights().empty());
 }
 
 TEST_CASE("a failed flight's exception reaches the leader and every waiter") {

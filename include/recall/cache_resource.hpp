@@ -139,7 +139,7 @@ class resource_cache {
     }
     registration_.emplace(
         identity_, "cache_resource",
-        registry_hooks{[this] { return to_metrics(stats()); }, [this] { clear(); }});
+        registry_hooks{[this] { return cache_resource_metrics(stats()); }, [this] { clear(); }});
   }
 
   ~resource_cache() {

@@ -28,6 +28,7 @@
 
 #include "recall/detail/bounded_archive.hpp"
 #include "recall/error.hpp"
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 
 namespace recall {
@@ -43,9 +44,9 @@ enum class codec_errc {
   malformed_payload,    // envelope fine, payload rejected by the type's loader
 };
 
-const char* to_string(codec_errc code) noexcept;
+RECALL_EXPORT const char* to_string(codec_errc code) noexcept;
 
-class codec_error : public error {
+class RECALL_EXPORT codec_error : public error {
  public:
   codec_error(codec_errc code, const std::string& message) : error(message), code_(code) {}
   codec_errc code() const noexcept { return code_; }
@@ -148,10 +149,11 @@ struct envelope_header {
   std::uint64_t checksum;
 };
 
-void write_envelope(std::string& out, std::uint64_t type, std::size_t payload_offset);
+RECALL_EXPORT void write_envelope(std::string& out, std::uint64_t type, std::size_t payload_offset);
 // Checks the envelope of `bytes` for `type`; on success sets `payload`.
-codec_errc check_envelope(std::string_view bytes, std::uint64_t type, std::size_t max_bytes,
-                          std::string_view& payload, std::string& message);
+RECALL_EXPORT codec_errc check_envelope(std::string_view bytes, std::uint64_t type,
+                                        std::size_t max_bytes, std::string_view& payload,
+                                        std::string& message);
 
 }  // namespace detail
 

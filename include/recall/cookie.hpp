@@ -24,6 +24,8 @@
 #include <string>
 #include <string_view>
 
+#include "recall/export.hpp"
+
 namespace recall {
 
 enum class same_site_policy { lax, strict, none };
@@ -47,7 +49,7 @@ struct cookie_options {
   bool allow_insecure_for_local_development = false;
 };
 
-class session_cookie {
+class RECALL_EXPORT session_cookie {
  public:
   // Throws recall::config_error for an invalid or insecure combination.
   explicit session_cookie(cookie_options options = {});
@@ -77,8 +79,8 @@ class session_cookie {
 // empty or malformed pairs; never throws. The result points into
 // `cookie_header`, so the header must outlive it: a temporary std::string is
 // refused at compile time. For the session cookie use find_session_cookie().
-std::optional<std::string_view> find_cookie(std::string_view cookie_header,
-                                            std::string_view name) noexcept;
+RECALL_EXPORT std::optional<std::string_view> find_cookie(std::string_view cookie_header,
+                                                          std::string_view name) noexcept;
 template <class S>
 requires std::same_as<S, std::string> std::optional<std::string_view> find_cookie(
     S&& temporary_cookie_header, std::string_view name)
@@ -91,7 +93,7 @@ enum class cookie_presence {
   duplicate,  // two or more: which is genuine cannot be told
 };
 
-const char* to_string(cookie_presence presence) noexcept;
+RECALL_EXPORT const char* to_string(cookie_presence presence) noexcept;
 
 struct cookie_lookup {
   cookie_presence presence = cookie_presence::absent;
@@ -108,7 +110,8 @@ struct cookie_lookup {
 //   auto c = recall::find_session_cookie(header, cookie.name());
 //   auto s = sessions.open(c.value, who);  // "" for absent and duplicate
 // The value points into `cookie_header`.
-cookie_lookup find_session_cookie(std::string_view cookie_header, std::string_view name) noexcept;
+RECALL_EXPORT cookie_lookup find_session_cookie(std::string_view cookie_header,
+                                                std::string_view name) noexcept;
 template <class S>
 requires std::same_as<S, std::string> cookie_lookup find_session_cookie(S&& temporary_cookie_header,
                                                                         std::string_view name)

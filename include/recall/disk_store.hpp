@@ -33,6 +33,7 @@
 #include <memory>
 #include <optional>
 
+#include "recall/export.hpp"
 #include "recall/second_level.hpp"
 
 namespace recall {
@@ -99,10 +100,10 @@ struct disk_store_stats {
 // a symbolic link, is writable by other users, belongs to another user, is
 // not empty without being a disk store, or cannot be created; and for bounds
 // out of range.
-std::shared_ptr<second_level> disk_store(const std::filesystem::path& dir,
-                                         disk_store_options options = {});
+RECALL_EXPORT std::shared_ptr<second_level> disk_store(const std::filesystem::path& dir,
+                                                       disk_store_options options = {});
 
 // The counters of a store made by disk_store(); nullopt for any other store.
-std::optional<disk_store_stats> disk_stats(const second_level& store);
+RECALL_EXPORT std::optional<disk_store_stats> disk_stats(const second_level& store);
 
 }  // namespace recall

@@ -10,28 +10,33 @@
 #include <stdexcept>
 #include <string>
 
+#include "recall/export.hpp"
+
 namespace recall {
 
-class error : public std::runtime_error {
+// Every exception class is exported, the header-only ones too: a class may not
+// be more visible than its bases, and one type identity in every module lets a
+// catch match what a shared librecall throws.
+class RECALL_EXPORT error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
 // Options that cannot work (no TTL, a zero bound, an insecure cookie, ...).
-class config_error : public error {
+class RECALL_EXPORT config_error : public error {
  public:
   using error::error;
 };
 
 // A cached function called itself with the same arguments: waiting for its
 // own result would deadlock.
-class recursive_call_error : public error {
+class RECALL_EXPORT recursive_call_error : public error {
  public:
   using error::error;
 };
 
 // A cache with scope::session was used with no session open on this thread.
-class no_session_error : public error {
+class RECALL_EXPORT no_session_error : public error {
  public:
   using error::error;
 };

@@ -46,10 +46,11 @@
 
 #include "recall/detail/type_name.hpp"
 #include "recall/detail/xxhash.hpp"
+#include "recall/export.hpp"
 
 namespace recall {
 
-struct key {
+struct RECALL_EXPORT key {
   std::uint64_t low = 0;
   std::uint64_t high = 0;
 

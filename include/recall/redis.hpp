@@ -41,6 +41,7 @@
 
 #include "recall/clock.hpp"
 #include "recall/detail/circuit_breaker.hpp"
+#include "recall/redis_export.hpp"
 #include "recall/redis_reply.hpp"
 #include "recall/registry.hpp"
 
@@ -93,7 +94,7 @@ struct redis_options {
 };
 
 // A Lua script for eval(): its source and SHA-1, computed once.
-class redis_script {
+class RECALL_REDIS_EXPORT redis_script {
  public:
   explicit redis_script(std::string source);
   const std::string& source() const noexcept { return source_; }
@@ -106,7 +107,7 @@ class redis_script {
 
 // Commands to send in one round trip with redis_client::pipeline(). Holds
 // copies of its arguments.
-class redis_pipeline {
+class RECALL_REDIS_EXPORT redis_pipeline {
  public:
   redis_pipeline& add(std::span<const std::string_view> argv);
   redis_pipeline& add(std::initializer_list<std::string_view> argv) {
@@ -158,7 +159,7 @@ struct redis_stats {
 
 // The metrics of a redis_stats, in the registry's naming (breaker_state: 0
 // closed, 1 open, 2 half-open).
-std::vector<metric> to_metrics(const redis_stats& stats);
+RECALL_REDIS_EXPORT std::vector<metric> to_metrics(const redis_stats& stats);
 
 namespace detail {
 class redis_subscriber;
@@ -166,7 +167,7 @@ class redis_subscriber;
 
 // Receives the messages of one channel until destroyed (or reset()). After
 // the destructor returns, none of its callbacks runs again.
-class redis_subscription {
+class RECALL_REDIS_EXPORT redis_subscription {
  public:
   redis_subscription() = default;
   redis_subscription(redis_subscription&& other) noexcept;
@@ -193,7 +194,7 @@ class redis_subscription {
   std::string channel_;
 };
 
-class redis_client {
+class RECALL_REDIS_EXPORT redis_client {
  public:
   // Connects lazily: constructing never fails because of the server, only
   // for options that cannot work (config_error).

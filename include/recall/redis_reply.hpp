@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "recall/error.hpp"
+#include "recall/redis_export.hpp"
 
 namespace recall {
 
@@ -35,9 +36,9 @@ enum class redis_errc {
   protocol,         // a reply that is not valid RESP, or not of the kind the caller read
 };
 
-std::string_view to_string(redis_errc code) noexcept;
+RECALL_REDIS_EXPORT std::string_view to_string(redis_errc code) noexcept;
 
-class redis_error : public error {
+class RECALL_REDIS_EXPORT redis_error : public error {
  public:
   redis_error(redis_errc code, const std::string& message) : error(message), code_(code) {}
   redis_errc code() const noexcept { return code_; }
@@ -48,9 +49,9 @@ class redis_error : public error {
 
 enum class redis_reply_kind { nil, integer, string, status, error, array };
 
-std::string_view to_string(redis_reply_kind kind) noexcept;
+RECALL_REDIS_EXPORT std::string_view to_string(redis_reply_kind kind) noexcept;
 
-class redis_reply {
+class RECALL_REDIS_EXPORT redis_reply {
  public:
   // A nil reply.
   redis_reply() = default;
@@ -89,6 +90,6 @@ class redis_reply {
 };
 
 // The redis_error an error reply stands for (see throw_if_error).
-redis_error to_redis_error(std::string_view server_message);
+RECALL_REDIS_EXPORT redis_error to_redis_error(std::string_view server_message);
 
 }  // namespace recall

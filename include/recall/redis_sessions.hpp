@@ -54,6 +54,7 @@ struct redis_session_options {
 // Keys go under the client's key_prefix followed by "s:"; ends of sessions are
 // published on the channel <key_prefix>s:ended. Throws config_error for a null
 // client or a missing or short secret.
-session_backend redis_sessions(std::shared_ptr<redis_client> client, redis_session_options options);
+RECALL_REDIS_EXPORT session_backend redis_sessions(std::shared_ptr<redis_client> client,
+                                                   redis_session_options options);
 
 }  // namespace recall

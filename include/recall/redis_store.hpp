@@ -19,13 +19,14 @@
 #include <memory>
 
 #include "recall/redis.hpp"
+#include "recall/redis_export.hpp"
 #include "recall/second_level.hpp"
 
 namespace recall {
 
 // Keys go under the client's key_prefix followed by "c:"; messages travel on
 // the channel <key_prefix>c:invalidations.
-std::shared_ptr<second_level> redis_store(std::shared_ptr<redis_client> client,
-                                          second_level_options options = {});
+RECALL_REDIS_EXPORT std::shared_ptr<second_level> redis_store(std::shared_ptr<redis_client> client,
+                                                              second_level_options options = {});
 
 }  // namespace recall

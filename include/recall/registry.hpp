@@ -1,7 +1,8 @@
 // recall/registry.hpp: every live cache and session store, by name.
 //
-// Caches and stores register themselves on construction and leave on
-// destruction. The registry is what a metrics endpoint reads and what
+// Caches, stores, Redis clients and trusted proxies register themselves on
+// construction and leave on destruction. The registry is what a metrics
+// endpoint reads (recall::write_prometheus, recall/metrics.hpp) and what
 // clear_all() walks.
 //
 // Thread safety: all functions may be called concurrently with each other and
@@ -17,30 +18,27 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/detail/metric_sets.hpp"
+#include "recall/export.hpp"
+#include "recall/metrics.hpp"
 #include "recall/stats.hpp"
 
 namespace recall {
 
-// One number a registered object reports, named like a Prometheus metric
-// suffix ("hits", "bytes", ...).
-struct metric {
-  std::string name;
-  double value = 0;
-};
-
 struct registered_object {
   std::string name;
-  std::string kind;  // "cache_data", "cache_resource", "session_store"
-  std::vector<metric> metrics;
+  // "cache_data", "cache_resource", "session_store", "redis", "trusted_proxy"
+  std::string kind;
+  std::vector<metric> metrics;  // only those this kind has
 };
 
 // A snapshot of every registered object and its metrics.
-std::vector<registered_object> registered();
+RECALL_EXPORT std::vector<registered_object> registered();
 
 // Clears every cache_data and cache_resource (session stores are not caches
 // and keep their sessions); a cache with a second level is cleared there too,
 // for every replica.
-void clear_all();
+RECALL_EXPORT void clear_all();
 
 struct tag_invalidation {
   std::size_t caches = 0;              // caches of this process that carried the tag
@@ -53,10 +51,7 @@ struct tag_invalidation {
 // reads of the second level at once). A store that cannot be reached is
 // counted and told again when it answers. Typical use: a scheduled job
 // rewrites a table, then invalidates its tag.
-tag_invalidation invalidate_tag(std::string_view tag);
-
-// The metrics of a cache_stats, in the registry's naming.
-std::vector<metric> to_metrics(const cache_stats& stats);
+RECALL_EXPORT tag_invalidation invalidate_tag(std::string_view tag);
 
 namespace detail {
 
@@ -70,7 +65,7 @@ struct registry_hooks {
 
 // Registers until destroyed. Not copyable or movable: the hooks point into
 // the object that owns the registration.
-class registration {
+class RECALL_EXPORT registration {
  public:
   registration(std::string name, std::string kind, registry_hooks hooks);
   ~registration();

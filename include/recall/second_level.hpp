@@ -36,6 +36,7 @@
 
 #include "recall/clock.hpp"
 #include "recall/detail/rate_limited_log.hpp"
+#include "recall/export.hpp"
 
 namespace recall {
 
@@ -74,7 +75,7 @@ class l2_subscription {
   virtual ~l2_subscription() = default;
 };
 
-class second_level {
+class RECALL_EXPORT second_level {
  public:
   explicit second_level(second_level_options options);
   virtual ~second_level();
@@ -122,6 +123,6 @@ class second_level {
 // every second level of the process (even one no cache of this process uses:
 // a job that only invalidates). recall's factories and every cache given the
 // store call it; an implementation's own factory may too. Held weakly.
-void register_second_level(const std::shared_ptr<second_level>& store);
+RECALL_EXPORT void register_second_level(const std::shared_ptr<second_level>& store);
 
 }  // namespace recall

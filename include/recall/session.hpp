@@ -50,6 +50,7 @@
 #include "recall/detail/session_scope.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/error.hpp"
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 #include "recall/registry.hpp"
 
@@ -66,9 +67,9 @@ enum class session_errc {
   storage_unavailable,
 };
 
-const char* to_string(session_errc code) noexcept;
+RECALL_EXPORT const char* to_string(session_errc code) noexcept;
 
-class session_error : public error {
+class RECALL_EXPORT session_error : public error {
  public:
   session_error(session_errc code, const std::string& message) : error(message), code_(code) {}
   session_errc code() const noexcept { return code_; }
@@ -83,7 +84,7 @@ class session_error : public error {
 };
 
 // A write refused by the per-session quota. Nothing stored was changed.
-class quota_error : public session_error {
+class RECALL_EXPORT quota_error : public session_error {
  public:
   quota_error(std::string key, std::size_t entry_bytes, std::size_t session_bytes,
               std::size_t limit);
@@ -108,7 +109,7 @@ enum class rejected_id_reason {
   identity_mismatch,  // its session is bound to another user
 };
 
-const char* to_string(rejected_id_reason reason) noexcept;
+RECALL_EXPORT const char* to_string(rejected_id_reason reason) noexcept;
 
 // What on_rejected_id sees. Never the id itself: a stale id may still be a
 // secret worth stealing from logs.
@@ -128,7 +129,7 @@ struct session_options;
 // Where a session_store keeps its sessions. The default keeps them in this
 // process (kind "memory"); recall::redis_sessions() (recall/redis_sessions.hpp,
 // target recall::redis) keeps them in Redis, shared by every replica.
-class session_backend {
+class RECALL_EXPORT session_backend {
  public:
   using factory =
       std::function<std::unique_ptr<detail::session_storage>(const session_options& options)>;
@@ -204,7 +205,7 @@ struct session_stats {
 // Values that live for one request only (raw uploads, parsed bodies): any
 // type, not serialized, never counted as session state, dropped with the
 // handle. Bounded by max_scratch_entries.
-class request_scratch {
+class RECALL_EXPORT request_scratch {
  public:
   explicit request_scratch(std::size_t max_entries) : max_entries_(max_entries) {}
 
@@ -261,7 +262,7 @@ namespace detail {
 struct default_session_options;
 }
 
-class session_store {
+class RECALL_EXPORT session_store {
  public:
   // The defaults. session_store{} and session_store({}) both mean them.
   session_store();
@@ -308,7 +309,7 @@ class session_store {
 // only be destroyed or assigned to. Its destruction ends the request:
 // scratch() is dropped and the thread is no longer marked as working for the
 // session.
-class session {
+class RECALL_EXPORT session {
  public:
   session(session&& other) noexcept;
   session& operator=(session&& other) noexcept;

@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "recall/export.hpp"
+
 namespace recall {
 
 // Raw entropy in a session id.
@@ -28,17 +30,17 @@ inline constexpr std::size_t session_id_length = 43;
 
 // A fresh id from the OS CSPRNG. Throws recall::error if the operating system
 // cannot supply random bytes (there is no weaker fallback, on purpose).
-std::string new_session_id();
+RECALL_EXPORT std::string new_session_id();
 
 // True for exactly the strings new_session_id() can return: 43 characters of
 // the base64url alphabet (A-Z a-z 0-9 - _) whose last character carries only
 // the 4 remaining bits (its 2 low bits are zero), so every id has one
 // spelling.
-bool is_well_formed_session_id(std::string_view id) noexcept;
+RECALL_EXPORT bool is_well_formed_session_id(std::string_view id) noexcept;
 
 // Compares without an early exit on content: the time taken depends only on
 // the lengths. A length difference returns false at once (lengths are not
 // secret: every id has the same length).
-bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+RECALL_EXPORT bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
 }  // namespace recall

@@ -9,7 +9,8 @@
 // character or over the length limit makes the request anonymous too, with
 // a reason. Every outcome is counted (stats()); a non-zero
 // untrusted_headers_ignored means someone tried to spoof an identity or a
-// proxy is missing from the trusted list.
+// proxy is missing from the trusted list. The counts are in the process
+// registry too (kind "trusted_proxy"), so recall::write_prometheus exports them.
 //
 // The peer address must come from the connection (the socket's remote
 // address), never from X-Forwarded-For or Forwarded, which are headers too.
@@ -35,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 
 namespace recall {
@@ -49,6 +51,8 @@ struct trusted_proxy_options {
   char groups_separator = ',';
   std::size_t max_user_bytes = 256;
   std::size_t max_groups_bytes = 4096;
+  // The proxy's name in the process registry (recall/registry.hpp) and metrics.
+  std::string name = "trusted_proxy";
 };
 
 enum class identify_outcome {
@@ -61,7 +65,7 @@ enum class identify_outcome {
 };
 
 // "identified", "no_user", ...: the enumerator's name, for logs and metrics.
-const char* to_string(identify_outcome outcome) noexcept;
+RECALL_EXPORT const char* to_string(identify_outcome outcome) noexcept;
 
 // The identity and why it is what it is, for logging.
 struct identification {
@@ -89,7 +93,7 @@ concept header_list = std::ranges::input_range<const H> &&
   { h.second } -> std::convertible_to<std::string_view>;
 };
 
-class trusted_proxy {
+class RECALL_EXPORT trusted_proxy {
  public:
   // Returns the value of the named request header, if present. The lookup
   // should match names case-insensitively, as HTTP frameworks do.

@@ -25,7 +25,9 @@ namespace {
 
 std::shared_ptr<recall::redis_client> client_for(int port) {
   return std::make_shared<recall::redis_client>(
-      recall::redis_options{.port = static_cast<std::uint16_t>(port)});
+      // Patient (2 s, not 50 ms): a loaded test machine must not turn a slow
+      // reply into a local computation, which the tests would count.
+      recall::redis_options{.port = static_cast<std::uint16_t>(port), .command_timeout = 2s});
 }
 
 recall::second_level_options lease_options() {

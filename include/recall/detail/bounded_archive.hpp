@@ -24,15 +24,18 @@
 #include <type_traits>
 
 #include "recall/detail/decode_bounds.hpp"
+#include "recall/export.hpp"
 
 namespace recall::detail {
 
-[[noreturn]] void throw_payload_ends_early(std::size_t wanted, std::size_t remaining);
-[[noreturn]] void throw_not_a_bool(unsigned char byte);
-[[noreturn]] void throw_count_exceeds_bytes(std::uint64_t count, std::size_t remaining,
-                                            std::size_t min_element_bytes);
-[[noreturn]] void throw_count_exceeds_budget(std::uint64_t count, std::size_t bytes_per_element,
-                                             std::size_t budget_left);
+[[noreturn]] RECALL_EXPORT void throw_payload_ends_early(std::size_t wanted, std::size_t remaining);
+[[noreturn]] RECALL_EXPORT void throw_not_a_bool(unsigned char byte);
+[[noreturn]] RECALL_EXPORT void throw_count_exceeds_bytes(std::uint64_t count,
+                                                          std::size_t remaining,
+                                                          std::size_t min_element_bytes);
+[[noreturn]] RECALL_EXPORT void throw_count_exceeds_budget(std::uint64_t count,
+                                                           std::size_t bytes_per_element,
+                                                           std::size_t budget_left);
 
 class bounded_input_archive
     : public cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision> {

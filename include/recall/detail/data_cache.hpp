@@ -59,11 +59,12 @@ class data_cache final : private l2_tier::listener {
             [tag](const key&, const entry&, const entry_info& info) { return info.tag == tag; });
       });
     }
-    registration_.emplace(identity_, "cache_data",
-                          registry_hooks{.metrics = [this] { return to_metrics(stats()); },
-                                         .clear = [this] { clear(); },
-                                         .tags = options_.tags,
-                                         .clear_memory = [this] { drop_all(); }});
+    registration_.emplace(
+        identity_, "cache_data",
+        registry_hooks{.metrics = [this] { return cache_data_metrics(stats(), l2_.has_value()); },
+                       .clear = [this] { clear(); },
+                       .tags = options_.tags,
+                       .clear_memory = [this] { drop_all(); }});
   }
 
   ~data_cache() {

@@ -40,15 +40,16 @@
 #include "recall/detail/disk_index.hpp"
 #include "recall/detail/posix_file.hpp"
 #include "recall/disk_store.hpp"
+#include "recall/export.hpp"
 
 namespace recall::detail {
 
 // cache_data's clear and tag markers (l2_tier.hpp: "{name:version}:cleared",
 // "tag:<tag>"): never evicted, since losing one would bring back results
 // computed before a clear() or an invalidate_tag(). One per cache and tag.
-bool disk_pinned(std::string_view key) noexcept;
+RECALL_EXPORT bool disk_pinned(std::string_view key) noexcept;
 
-class disk_directory {
+class RECALL_EXPORT disk_directory {
  public:
   struct limits {
     std::uint64_t max_entries;

@@ -21,6 +21,8 @@
 #include <string>
 #include <string_view>
 
+#include "recall/export.hpp"
+
 namespace recall::detail::disk_file {
 
 constexpr std::size_t header_size = 40;
@@ -30,7 +32,7 @@ constexpr std::size_t max_key_size = 4096;
 constexpr std::int64_t never = INT64_MAX;
 
 // A key's file name. `high` is never 0, so the index can mark free slots.
-struct name {
+struct RECALL_EXPORT name {
   std::uint64_t high = 0;
   std::uint64_t low = 0;
 
@@ -44,7 +46,7 @@ struct name {
   static std::optional<name> parse(std::string_view hex) noexcept;
 };
 
-name name_of(std::string_view key) noexcept;
+RECALL_EXPORT name name_of(std::string_view key) noexcept;
 
 struct header {
   std::uint32_t key_size = 0;
@@ -55,18 +57,20 @@ struct header {
 
 // The header and the checksum of a file holding `key` and `value`: the file
 // is header + key + value + trailer.
-std::string encode_header(std::string_view key, std::uint64_t value_size, std::int64_t expires_at,
-                          std::int64_t written_at);
-std::string encode_trailer(std::string_view header, std::string_view key, std::string_view value);
+RECALL_EXPORT std::string encode_header(std::string_view key, std::uint64_t value_size,
+                                        std::int64_t expires_at, std::int64_t written_at);
+RECALL_EXPORT std::string encode_trailer(std::string_view header, std::string_view key,
+                                         std::string_view value);
 
 // The header of a file of `file_size` bytes from its first bytes (at least
 // header_size), or nullopt with the reason: not ours, another format, sizes
 // that do not add up to the file's size.
-std::optional<header> parse_header(std::string_view first_bytes, std::uint64_t file_size,
-                                   std::string& why);
+RECALL_EXPORT std::optional<header> parse_header(std::string_view first_bytes,
+                                                 std::uint64_t file_size, std::string& why);
 
 // Checks a whole file read for `key`: header, sizes, checksum, key. On
 // success returns the header and leaves only the value in `bytes`.
-std::optional<header> decode(std::string_view key, std::string& bytes, std::string& why);
+RECALL_EXPORT std::optional<header> decode(std::string_view key, std::string& bytes,
+                                           std::string& why);
 
 }  // namespace recall::detail::disk_file

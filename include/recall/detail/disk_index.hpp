@@ -33,10 +33,11 @@
 #include <string>
 
 #include "recall/detail/disk_file.hpp"
+#include "recall/export.hpp"
 
 namespace recall::detail {
 
-class disk_index {
+class RECALL_EXPORT disk_index {
  public:
   static constexpr std::uint64_t min_capacity = 64;
   static constexpr std::uint64_t max_capacity = std::uint64_t{1} << 23;

@@ -20,6 +20,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "recall/export.hpp"
+
 namespace recall::detail::epoch {
 
 // One per thread that ever read, reused by later threads after it exits.
@@ -36,18 +38,21 @@ struct alignas(64) record {
 struct alignas(64) global_epoch {
   std::atomic<std::uint64_t> value{1};
 };
-extern global_epoch epoch_now;
+extern RECALL_EXPORT global_epoch epoch_now;
 
-// This thread's record; registers the thread on first use.
-record& register_this_thread();
+// This thread's record; registers the thread on first use, and returns the
+// same record to every later call on the thread.
+RECALL_EXPORT record& register_this_thread();
+// Each module of a program (the library, the executable, a plugin) has its
+// own copy of this inline variable, so each fills it from the library once.
 inline constinit thread_local record* this_thread_record = nullptr;
 inline record& this_thread() {
   record* r = this_thread_record;
-  return r ? *r : register_this_thread();
+  return r ? *r : *(this_thread_record = &register_this_thread());
 }
 
 // The oldest epoch a thread is reading in now, or UINT64_MAX if none reads.
-std::uint64_t oldest_reader() noexcept;
+RECALL_EXPORT std::uint64_t oldest_reader() noexcept;
 
 // Moves the global epoch past `seen` (no-op if another thread already did).
 inline void advance(std::uint64_t seen) noexcept {

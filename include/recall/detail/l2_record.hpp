@@ -24,6 +24,7 @@
 
 #include "recall/clock.hpp"
 #include "recall/detail/sha256.hpp"
+#include "recall/export.hpp"
 
 namespace recall::detail {
 
@@ -34,12 +35,14 @@ struct l2_record {
   std::string value;  // the codec envelope
 };
 
-std::string encode_l2_record(std::string_view key, const l2_record& record,
-                             const hmac_sha256* signer);
+RECALL_EXPORT std::string encode_l2_record(std::string_view key, const l2_record& record,
+                                           const hmac_sha256* signer);
 
 // The record, or nullopt with the reason in `why` (truncated, foreign,
 // corrupted, unsigned where a signature is required, forged).
-std::optional<l2_record> decode_l2_record(std::string_view key, std::string_view bytes,
-                                          const hmac_sha256* signer, std::string& why);
+RECALL_EXPORT std::optional<l2_record> decode_l2_record(std::string_view key,
+                                                        std::string_view bytes,
+                                                        const hmac_sha256* signer,
+                                                        std::string& why);
 
 }  // namespace recall::detail

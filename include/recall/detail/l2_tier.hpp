@@ -35,13 +35,14 @@
 #include "recall/clock.hpp"
 #include "recall/detail/l2_record.hpp"
 #include "recall/detail/sha256.hpp"
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 #include "recall/second_level.hpp"
 #include "recall/stats.hpp"
 
 namespace recall::detail {
 
-class l2_tier {
+class RECALL_EXPORT l2_tier {
  public:
   // The cache's side: what other processes' messages ask of its memory.
   class listener {

@@ -19,6 +19,7 @@
 #include "recall/detail/session_state.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/detail/session_user_index.hpp"
+#include "recall/export.hpp"
 
 namespace recall {
 struct session_options;
@@ -26,7 +27,7 @@ struct session_options;
 
 namespace recall::detail {
 
-class local_session_storage final : public session_storage {
+class RECALL_EXPORT local_session_storage final : public session_storage {
  public:
   explicit local_session_storage(const session_options& options);
   ~local_session_storage() override;

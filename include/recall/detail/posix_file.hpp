@@ -12,9 +12,11 @@
 #include <string>
 #include <utility>
 
+#include "recall/export.hpp"
+
 namespace recall::detail {
 
-class unique_fd {
+class RECALL_EXPORT unique_fd {
  public:
   unique_fd() = default;
   explicit unique_fd(int fd) noexcept : fd_(fd) {}
@@ -36,19 +38,19 @@ class unique_fd {
 };
 
 // openat() retried on EINTR; always O_CLOEXEC. Returns -1 with errno set.
-int open_at(int dir, const char* name, int flags, mode_t mode = 0) noexcept;
+RECALL_EXPORT int open_at(int dir, const char* name, int flags, mode_t mode = 0) noexcept;
 
 // Reads exactly `size` bytes at `offset`: 0, or an errno value (EIO when the
 // file ends early).
-int read_at(int fd, char* out, std::size_t size, off_t offset) noexcept;
+RECALL_EXPORT int read_at(int fd, char* out, std::size_t size, off_t offset) noexcept;
 
 // Writes every byte of every buffer: 0 or an errno value.
-int write_all(int fd, std::span<iovec> buffers) noexcept;
+RECALL_EXPORT int write_all(int fd, std::span<iovec> buffers) noexcept;
 
 // flock(), retried on EINTR: 0 or an errno value.
-int lock_file(int fd, int operation) noexcept;
+RECALL_EXPORT int lock_file(int fd, int operation) noexcept;
 
 // "No such file or directory (errno 2)".
-std::string errno_text(int err);
+RECALL_EXPORT std::string errno_text(int err);
 
 }  // namespace recall::detail

@@ -8,12 +8,14 @@
 #include <cstddef>
 #include <functional>
 
+#include "recall/export.hpp"
+
 namespace recall::detail {
 
 inline constexpr std::size_t refresh_pool_threads = 2;
 inline constexpr std::size_t refresh_pool_capacity = 1024;
 
 // False when the queue is full; the task is then not run.
-bool submit_refresh(std::function<void()> task);
+RECALL_EXPORT bool submit_refresh(std::function<void()> task);
 
 }  // namespace recall::detail

@@ -12,17 +12,19 @@
 #include <cstdint>
 #include <functional>
 
+#include "recall/export.hpp"
+
 namespace recall::detail {
 
 // The session open on this thread, 0 when none.
-std::uint64_t current_session_tag() noexcept;
+RECALL_EXPORT std::uint64_t current_session_tag() noexcept;
 
 // Marks this thread as working for `tag` (0: none); returns the previous mark.
 // For handles that move their mark (session's move assignment).
-std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept;
+RECALL_EXPORT std::uint64_t exchange_session_tag(std::uint64_t tag) noexcept;
 
 // Marks this thread as working for a session until destroyed; nests.
-class session_tag_guard {
+class RECALL_EXPORT session_tag_guard {
  public:
   explicit session_tag_guard(std::uint64_t tag) noexcept;
   ~session_tag_guard();
@@ -35,7 +37,7 @@ class session_tag_guard {
 
 // Calls `on_end(tag)` for every session that ends until destroyed.
 // Destruction waits for a call in progress to return.
-class session_end_subscription {
+class RECALL_EXPORT session_end_subscription {
  public:
   explicit session_end_subscription(std::function<void(std::uint64_t)> on_end);
   ~session_end_subscription();
@@ -47,6 +49,6 @@ class session_end_subscription {
 };
 
 // Called by session stores when a session ends (logout, timeout, eviction).
-void announce_session_end(std::uint64_t tag);
+RECALL_EXPORT void announce_session_end(std::uint64_t tag);
 
 }  // namespace recall::detail

@@ -24,6 +24,7 @@
 
 #include "recall/codec.hpp"
 #include "recall/detail/function_ref.hpp"
+#include "recall/export.hpp"
 #include "recall/identity.hpp"
 
 namespace recall {
@@ -120,7 +121,7 @@ struct session_status {
   bool ended = false;
 };
 
-class session_storage {
+class RECALL_EXPORT session_storage {
  public:
   virtual ~session_storage() = default;
 

@@ -14,11 +14,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "recall/export.hpp"
+
 namespace recall::detail {
 
 using sha256_digest = std::array<unsigned char, 32>;
 
-class sha256 {
+class RECALL_EXPORT sha256 {
  public:
   sha256() noexcept;
   void update(std::string_view data) noexcept;
@@ -31,10 +33,10 @@ class sha256 {
   std::uint64_t length_ = 0;  // bytes hashed so far
 };
 
-sha256_digest sha256_of(std::string_view data) noexcept;
+RECALL_EXPORT sha256_digest sha256_of(std::string_view data) noexcept;
 
 // HMAC-SHA256 with a key of any length.
-class hmac_sha256 {
+class RECALL_EXPORT hmac_sha256 {
  public:
   explicit hmac_sha256(std::string_view key) noexcept;
   // The MAC of the concatenation of `parts`.
@@ -54,6 +56,6 @@ class hmac_sha256 {
 
 // Compares without an early exit: the time does not depend on where two
 // digests differ.
-bool digests_equal(const sha256_digest& a, const sha256_digest& b) noexcept;
+RECALL_EXPORT bool digests_equal(const sha256_digest& a, const sha256_digest& b) noexcept;
 
 }  // namespace recall::detail

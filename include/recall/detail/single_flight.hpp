@@ -25,13 +25,16 @@
 
 #include "recall/detail/table_hash.hpp"
 #include "recall/error.hpp"
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 
 namespace recall::detail {
 
 // The (table, key) pairs whose computation this thread is running, to report
-// a computation that calls itself instead of waiting for itself forever.
-inline thread_local std::vector<std::pair<const void*, key>> active_flights;
+// a computation that calls itself instead of waiting for itself forever. The
+// list lives in the library, not in an inline variable: every module of a
+// program (a plugin built with hidden visibility too) must see the same one.
+RECALL_EXPORT std::vector<std::pair<const void*, key>>& active_flights() noexcept;
 
 template <class R>
 class single_flight {
@@ -40,7 +43,8 @@ class single_flight {
   // computing `k`. Throws what compute() threw, to every waiter.
   template <class F>
   R run(const key& k, const std::string& name, F&& compute) {
-    for (const auto& [table, active] : active_flights) {
+    auto& running = active_flights();
+    for (const auto& [table, active] : running) {
       if (table == this && active == k) {
         throw recursive_call_error("recall: '" + name +
                                    "' called itself with the same arguments while computing "
@@ -64,7 +68,7 @@ class single_flight {
     std::optional<R> result;
     std::exception_ptr error;
     try {
-      active_flights.emplace_back(this, k);
+      running.emplace_back(this, k);
       const active_flight mark;
       result.emplace(compute());
     } catch (...) {
@@ -100,7 +104,7 @@ class single_flight {
     active_flight() = default;
     active_flight(const active_flight&) = delete;
     active_flight& operator=(const active_flight&) = delete;
-    ~active_flight() { active_flights.pop_back(); }
+    ~active_flight() { active_flights().pop_back(); }
   };
 
   // Once per flight. Storing the value may throw (R's move constructor); the

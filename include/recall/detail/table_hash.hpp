@@ -18,6 +18,7 @@
 #include <intrin.h>
 #endif
 
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 
 namespace recall::detail {
@@ -30,7 +31,7 @@ struct table_secret {
 
 // The process's secret, from the OS CSPRNG on first use. Throws recall::error
 // if the operating system cannot supply random bytes.
-const table_secret& process_table_secret();
+RECALL_EXPORT const table_secret& process_table_secret();
 
 // The 128-bit product of a and b, its halves xor-ed: every input bit reaches
 // every output bit.
