@@ -286,6 +286,7 @@ TEST_CASE("A and B each push 1,000 items into one list at once: all land, the la
     for (int i = 0; i < pushes; ++i) {
       auto s = store.open(id);
       s.list<std::pair<int, int>>("log", keep).push_back({who, i});
+      s.list<std::pair<int, int>>("all", 2 * pushes).push_back({who, i});  // nothing trimmed
     }
   };
   std::thread ta([&] { pusher(*a, 0); });
@@ -304,6 +305,15 @@ TEST_CASE("A and B each push 1,000 items into one list at once: all land, the la
     for (std::size_t j = 1; j < s.size(); ++j) REQUIRE(s[j] == s[j - 1] + 1);
   }
   CHECK(seen[0].size() + seen[1].size() == keep);
+  // Every one of the 2 x pushes landed.
+  std::array<std::vector<int>, 2> all;
+  for (const auto& [who, i] : b->open(id).list<std::pair<int, int>>("all", 2 * pushes).items()) {
+    all[who].push_back(i);
+  }
+  for (const auto& s : all) {
+    REQUIRE(s.size() == static_cast<std::size_t>(pushes));
+    for (int j = 0; j < pushes; ++j) REQUIRE(s[j] == j);
+  }
 }
 
 TEST_CASE("rotate on A, then the old id on B: rejected and never resurrected") {
