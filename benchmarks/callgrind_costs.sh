@@ -5,8 +5,11 @@
 #
 # - benchmarks/callgrind/cache_costs.cpp: cache_data hits (copy, shared(),
 #   with()), cache_resource hits (copy of the shared_ptr, with()), the
-#   engine's hit and its miss + insert. Counted only inside the measured loop
-#   (--toggle-collect), divided by the iterations.
+#   engine's hit and its miss + insert, the same two on recall-bench's
+#   reference LRU behind a std::mutex, and one operation of recall-bench's
+#   throughput replay at 1 thread for each (issue 12's target 4 in
+#   instructions). Counted only inside the measured loop (--toggle-collect),
+#   divided by the iterations.
 # - benchmarks/callgrind/cost_driver.cpp: a cache_data hit, a session request
 #   (open, 3 gets, 1 set, end), a cookieless open. Each runs at two iteration
 #   counts; the difference divided by the difference in iterations is the
@@ -30,9 +33,11 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 printf '%-34s %14s\n' operation instructions/op
 
-count=20000
 for kind in cache_data_hit cache_data_shared_hit cache_data_with_hit cache_resource_hit \
-            cache_resource_with_hit engine_hit engine_miss_insert; do
+            cache_resource_with_hit engine_hit lru_hit engine_miss_insert lru_miss_insert \
+            replay_recall replay_lru; do
+  count=20000
+  [[ $kind == replay_* ]] && count=100000
   valgrind --tool=callgrind --toggle-collect=measured_ops --callgrind-out-file="$out/$kind" \
     "$build/benchmarks/callgrind_cache_costs" "$kind" "$count" >/dev/null 2>"$out/$kind.log"
   total="$(grep -m1 '^summary:' "$out/$kind" | awk '{print $2}')"

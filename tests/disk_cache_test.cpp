@@ -63,6 +63,31 @@ TEST_CASE("disk cache: a new cache over the same directory gets the result with 
   CHECK(recall::disk_stats(*second.l2)->hits >= 1);
 }
 
+TEST_CASE("disk cache: a result older than refresh_after is reported stale after a restart") {
+  temp_dir tmp;
+  auto clock = std::make_shared<recall::manual_clock>();
+  const auto make = [&] {
+    return recall::cache_data(
+        [](int x) { return x * 10; },
+        {.name = "disk_stale",
+         .ttl = 10min,
+         .refresh_after = 2min,
+         .clock = clock,
+         .l2 = recall::disk_store(tmp.store(), {.second_level = {.clock = clock}})});
+  };
+  {
+    auto first = make();
+    CHECK_FALSE(first.lookup(4).stale);  // computed by this call: fresh
+  }
+  clock->advance(3min);
+  auto second = make();  // "after the restart"
+  const auto r = second.lookup(4);
+  CHECK(r.value == 40);
+  CHECK(r.from_cache);
+  CHECK(r.age == 3min);
+  CHECK(r.stale);
+}
+
 TEST_CASE("disk cache: the TTL holds across a restart") {
   temp_dir tmp;
   auto clock = std::make_shared<recall::manual_clock>();

@@ -1,8 +1,10 @@
 #include "recall/metrics.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -13,6 +15,7 @@
 #include "recall/cache_data.hpp"
 #include "recall/cache_resource.hpp"
 #include "recall/codec.hpp"
+#include "recall/disk_store.hpp"
 #include "recall/session.hpp"
 #include "recall/trusted_proxy.hpp"
 #include "support/promtool.hpp"
@@ -218,4 +221,32 @@ TEST_CASE("metric values compare exactly and keep integers whole") {
   CHECK_FALSE(big == recall::metric_value(std::uint64_t{18446744073709551614u}));
   CHECK(recall::metric_value(2) == recall::metric_value(2.0));
   CHECK_FALSE(recall::metric_value(0.5).is_integer());
+}
+
+TEST_CASE("a disk store exports typed counters and gauges that promtool accepts") {
+  const auto dir =
+      std::filesystem::temp_directory_path() / fmt::format("recall_metrics_disk_{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  {
+    auto l2 = recall::disk_store(dir, {.max_entries = 64});
+    auto cached = recall::cache_data([](int n) { return n * 2; },
+                                     {.name = "doubled", .ttl = std::chrono::minutes(1), .l2 = l2});
+    cached(1);
+    cached(2);
+    const std::string text = exported();
+    const std::string labels = fmt::format("{{kind=\"disk_store\",name=\"{}\"}}", dir.string());
+    CHECK(text.find("# TYPE recall_disk_store_writes_total counter\n") != std::string::npos);
+    const auto stats = recall::disk_stats(*l2);
+    REQUIRE(stats);
+    REQUIRE(stats->writes >= 2);  // two values, and the leases that guarded them
+    CHECK(text.find(fmt::format("recall_disk_store_writes_total{} {}\n", labels, stats->writes)) !=
+          std::string::npos);
+    CHECK(text.find("# TYPE recall_disk_store_entries gauge\n") != std::string::npos);
+    CHECK(text.find("recall_disk_store_entries" + labels + " 2\n") != std::string::npos);
+    CHECK(text.find("recall_disk_store_max_entries" + labels + " 64\n") != std::string::npos);
+    const auto lint = recall::test::promtool_check(text);
+    INFO(lint.output);
+    CHECK(lint.accepted);
+  }
+  std::filesystem::remove_all(dir);
 }

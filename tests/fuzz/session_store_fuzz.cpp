@@ -4,8 +4,9 @@
 // clock advance, cleanup, closing handles), checked against a reference
 // model of what docs/sessions.md promises today:
 //   - an ended, expired, rotated-away, never-issued or other user's id never
-//     resumes a session; a fresh session has a never-seen well-formed id and
-//     no values;
+//     resumes a session; a fresh session has no id and asks for no cookie
+//     until it is stored (the model stores it with rotate()), then a
+//     never-seen well-formed id; it has no values;
 //   - a resumed session is the model's session (same tag) and shows exactly
 //     its values; no read ever shows another session's values (every value
 //     names the session that wrote it);
@@ -231,18 +232,34 @@ class model {
     if (s.is_new()) {
       if (may_resume) learn_gone(*target, "a live session was not resumed by its id");
       if (target && !live) target->gone = true;
-      const std::string fresh = s.id();
-      require(recall::is_well_formed_session_id(fresh), "a fresh session has no well-formed id");
-      require(seen_ids_.insert(fresh).second, "a fresh session reuses an id");
-      require(s.id_changed(), "a fresh session does not ask for its cookie");
+      // Fresh sessions are lazy: no id and no cookie until the first write or
+      // rotate(), which stores them. The model stores each one at once, so
+      // every later step works on a stored session.
+      require(s.id().empty(), "a fresh session has an id before its first write");
+      require(!s.id_changed(), "a fresh session asks for a cookie before its first write");
       require(s.user() == who.user, "a fresh session is not bound to the identity");
       for (const auto& m : sessions_) require(m.tag != s.tag(), "a fresh session reuses a tag");
       model_session m;
       m.number = static_cast<int>(sessions_.size());
       m.tag = s.tag();
-      m.id = fresh;
       m.user = who.user;
       m.created = m.last_activity = now();
+      try {
+        s.rotate();
+      } catch (const recall::session_error& e) {
+        require(e.code() == recall::session_errc::ended, "storing a fresh session failed");
+        require(small_, "a fresh session ended as it was stored in a roomy store");
+      }
+      if (s.ended()) {
+        require(small_, "a fresh session ended as it was stored in a roomy store");
+        m.gone = true;
+      } else {
+        const std::string fresh = s.id();
+        require(recall::is_well_formed_session_id(fresh), "a stored session has no well-formed id");
+        require(seen_ids_.insert(fresh).second, "a fresh session reuses an id");
+        require(s.id_changed(), "a stored fresh session does not ask for its cookie");
+        m.id = fresh;
+      }
       sessions_.push_back(std::move(m));
       handles_.push_back({std::move(s), static_cast<int>(sessions_.size()) - 1});
       check_values(handles_.back());

@@ -91,8 +91,10 @@ class data_cache final : private l2_tier::listener {
     }
     loaded l = load(k, tag, args...);
     const time_point t = engine_.now();
-    // A fail-safe value is stale, and came from the cache, not from this call.
-    return {*l.value, l.computed_at, t - l.computed_at, l.fail_safe, l.from_cache, l.fail_safe};
+    // A fail-safe value is stale, and came from the cache, not from this call;
+    // so is a value another process computed longer than refresh_after ago.
+    const bool stale = l.fail_safe || (l.from_cache && is_stale(l.computed_at, t));
+    return {*l.value, l.computed_at, t - l.computed_at, stale, l.from_cache, l.fail_safe};
   }
 
   std::optional<lookup_result<R>> peek(Args... args) {
