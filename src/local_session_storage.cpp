@@ -167,10 +167,11 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
       reason = rejected_id_reason::unknown;
     } else if (!st->user.empty() && st->user != who.user) {
       reason = rejected_id_reason::identity_mismatch;
-    } else if (st->user.empty() && !who.anonymous()) {
-      bind = true;
     } else {
-      ++st->pins;
+      // Signing in is activity too: sign_in() rotates the id, and the new
+      // entry takes this deadline.
+      bind = st->user.empty() && !who.anonymous();
+      if (!bind) ++st->pins;
       // The engine learns a later deadline only when it moved by more than
       // the granularity: most requests then touch no engine lock but the
       // shared one of their lookup. A session may so expire up to that much

@@ -159,6 +159,19 @@ TEST_CASE("idle timeout, absolute timeout and activity") {
     CHECK(st.expired_absolute == 1);
     CHECK(st.expired_idle == 0);
   }
+  SECTION("signing in is activity: it restarts the idle timer") {
+    const std::string anonymous_id = stored_id(store);
+    f.clock->advance(29min);
+    auto signed_in = store.open(anonymous_id, {.user = "alice", .groups = {}});
+    REQUIRE_FALSE(signed_in.is_new());
+    REQUIRE(signed_in.id_changed());
+    const std::string id = signed_in.id();
+    f.clock->advance(29min);  // 58 min since creation, 29 since the sign-in
+    CHECK(store.cleanup() == 0);
+    CHECK_FALSE(signed_in.ended());
+    CHECK_FALSE(store.open(id, {.user = "alice", .groups = {}}).is_new());
+    CHECK(store.stats().expired_idle == 0);
+  }
   SECTION("expired sessions are reclaimed without being opened") {
     for (int i = 0; i < 5; ++i) stored_id(store);
     CHECK(store.stats().live == 5);

@@ -68,6 +68,10 @@ struct model_session {
   recall::time_point created{};
   recall::time_point last_activity{};
   bool gone = false;  // ended, ended by end_all, evicted, or reclaimed after expiry
+  // Evicted while a handle held it: kept for its handles (which still work)
+  // but not found by its id, until its last handle goes and it is stored
+  // again. Its id may then resume it or give a fresh session.
+  bool detached = false;
   std::map<std::string, std::string> values;
   std::deque<std::string> list;
   int writes = 0;
@@ -88,6 +92,9 @@ class model {
       o.max_total_bytes = 2 * (o.max_bytes_per_session + recall::session_overhead_bytes);
     } else {
       o.max_sessions = 1000;
+      // Nothing may vanish here: no per-user limit either (its oldest-first
+      // ending is tested in session_store_test).
+      o.max_sessions_per_user = SIZE_MAX;
       o.max_bytes_per_session = 4096;
       o.max_total_bytes = std::size_t{64} << 20;
     }
@@ -170,7 +177,9 @@ class model {
     if (m.gone) require(h.s.ended(), "a handle of an ended session does not say it ended");
     if (h.s.ended()) {
       learn_gone(m, "a live session ended by itself");
-      require(h.s.id().empty(), "an ended session still has an id");
+      // id() keeps the dead id (the documented Set-Cookie idiom never throws),
+      // but no cookie is asked for.
+      require(!h.s.id_changed(), "an ended session asks for a cookie");
     }
     return &h;
   }
@@ -230,8 +239,16 @@ class model {
     }
 
     if (s.is_new()) {
-      if (may_resume) learn_gone(*target, "a live session was not resumed by its id");
-      if (target && !live) target->gone = true;
+      if (may_resume) {
+        if (small_ && has_handles(*target)) {
+          target->detached = true;
+        } else if (!target->detached) {
+          learn_gone(*target, "a live session was not resumed by its id");
+        }
+      }
+      // An expired session is over, unless handles hold it outside the engine
+      // (evicted under them): it ends when they go, and says so then.
+      if (target && !live && !has_handles(*target)) target->gone = true;
       // Fresh sessions are lazy: no id and no cookie until the first write or
       // rotate(), which stores them. The model stores each one at once, so
       // every later step works on a stored session.
@@ -268,6 +285,7 @@ class model {
 
     require(may_resume, "an ended, expired, foreign or other user's id resumed a session");
     require(s.tag() == target->tag, "an id resumed another session");
+    target->detached = false;
     target->last_activity = now();
     if (target->user.empty() && !who.anonymous()) {
       // Signing in binds the session and gives it a new id.
@@ -279,6 +297,11 @@ class model {
     }
     handles_.push_back({std::move(s), target->number});
     check_values(handles_.back());
+  }
+
+  bool has_handles(const model_session& m) const {
+    return std::any_of(handles_.begin(), handles_.end(),
+                       [&](const handle& h) { return h.model == m.number; });
   }
 
   void retire(model_session& m, const std::string& next) {
@@ -447,7 +470,7 @@ class model {
     if (!h) return;
     h->s.end();
     sessions_[h->model].gone = true;
-    require(h->s.ended() && h->s.id().empty(), "end() left the session open");
+    require(h->s.ended() && !h->s.id_changed(), "end() left the session open");
   }
 
   void end_all(FuzzedDataProvider& in) {
@@ -465,7 +488,10 @@ class model {
 
   void check_bounds() {
     const recall::session_stats st = store_->stats();
-    require(st.live <= st.max_sessions, "more live sessions than max_sessions");
+    // Sessions evicted while a handle held them are kept for their requests,
+    // outside the engine and its bounds (docs/sessions.md).
+    require(st.live - st.pinned_over_bound <= st.max_sessions,
+            "more live sessions than max_sessions");
     require(st.bytes <= st.max_total_bytes, "more bytes than max_total_bytes");
     for (auto& h : handles_) {
       require(h.s.bytes() <= store_->options().max_bytes_per_session, "a session over its quota");
