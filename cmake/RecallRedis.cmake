@@ -32,6 +32,10 @@ add_library(recall_redis
   src/redis/connection.cpp
   src/redis/options.cpp
   src/redis/reply.cpp
+  src/redis/session_format.cpp
+  src/redis/session_scripts.cpp
+  src/redis/session_storage.cpp
+  src/redis/session_values.cpp
   src/redis/sha1.cpp
   src/redis/store.cpp
   src/redis/stats.cpp

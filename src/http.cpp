@@ -19,9 +19,12 @@ http_error from_session_error(const session_error& e) {
     case session_errc::wrong_kind:
     case session_errc::scratch_type_mismatch:
       return {500, "internal server error", e.what()};
+    case session_errc::storage_unavailable:
+      break;
   }
-  // A storage's own failure (the Redis storage's storage_unavailable): the
-  // session may be fine, its storage is not reachable now.
+  // A storage's own failure (the Redis storage's storage_unavailable, or a
+  // code a later storage adds): the session may be fine, its storage is not
+  // reachable now.
   return {503, "session storage unavailable; try again", e.what()};
 }
 

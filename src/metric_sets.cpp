@@ -154,6 +154,11 @@ std::vector<metric> session_metrics(const session_stats& s) {
        "Sessions evicted while a request held them, kept for that request."},
       {"max_sessions", s.max_sessions, gauge, "The max_sessions bound."},
       {"max_total_bytes", s.max_total_bytes, gauge, "The max_total_bytes bound."},
+      {"storage_unavailable", s.storage_unavailable, counter,
+       "Calls that threw session_error(storage_unavailable): the storage (Redis) could not be "
+       "reached or refused the call."},
+      {"storage_rejected", s.storage_rejected, counter,
+       "Bytes read from the storage and refused (corrupted, or moved from another session)."},
   };
 }
 

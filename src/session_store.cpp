@@ -17,6 +17,8 @@ const char* to_string(session_errc code) noexcept {
       return "scratch_full";
     case session_errc::scratch_type_mismatch:
       return "scratch_type_mismatch";
+    case session_errc::storage_unavailable:
+      return "storage_unavailable";
   }
   return "unknown";
 }
@@ -83,6 +85,14 @@ void request_scratch::throw_type_mismatch(std::string_view key) {
                                   key));
 }
 
+// --- session_backend -------------------------------------------------------
+
+std::unique_ptr<detail::session_storage> session_backend::make(
+    const session_options& options) const {
+  if (!make_) return std::make_unique<detail::local_session_storage>(options);
+  return make_(options);
+}
+
 // --- session_store ---------------------------------------------------------
 
 namespace {
@@ -119,8 +129,7 @@ session_options validate(session_options o) {
 session_store::session_store() : session_store(session_options{}) {}
 
 session_store::session_store(session_options options)
-    : options_(validate(std::move(options))),
-      storage_(std::make_unique<detail::local_session_storage>(options_)) {
+    : options_(validate(std::move(options))), storage_(options_.storage.make(options_)) {
   registration_.emplace(
       options_.name, "session_store",
       detail::registry_hooks{[this] { return detail::session_metrics(stats()); }, {}});

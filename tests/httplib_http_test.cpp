@@ -181,9 +181,12 @@ TEST_CASE("recall's errors become their HTTP statuses") {
     });
     route(s, "/argument", [](recall::http_request&) { throw std::invalid_argument("bad day"); });
     route(s, "/storage", [](recall::http_request&) {
-      // What a session storage that cannot reach its server throws (a code
-      // this version does not list).
-      throw recall::session_error(static_cast<recall::session_errc>(100), "storage down");
+      // What the Redis session storage throws when it cannot reach Redis.
+      throw recall::session_error(recall::session_errc::storage_unavailable, "storage down");
+    });
+    route(s, "/later", [](recall::http_request&) {
+      // A code this version does not list: a later storage's own failure.
+      throw recall::session_error(static_cast<recall::session_errc>(100), "later storage down");
     });
     route(s, "/bug", [](recall::http_request&) { throw std::logic_error("secret detail"); });
   });
@@ -199,6 +202,7 @@ TEST_CASE("recall's errors become their HTTP statuses") {
   CHECK(status("/argument") == 400);
   CHECK(status("/storage") == 503);
   CHECK(logged == "storage down");
+  CHECK(status("/later") == 503);
   auto bug = client.Get("/bug");
   REQUIRE(bug);
   CHECK(bug->status == 500);

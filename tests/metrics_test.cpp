@@ -153,6 +153,13 @@ TEST_CASE("write_prometheus pins every family of a known set of objects") {
           "user's).",
           "1");
   session("rotated_total", "counter", "Session id rotations.", "0");
+  session("storage_rejected_total", "counter",
+          "Bytes read from the storage and refused (corrupted, or moved from another session).",
+          "0");
+  session("storage_unavailable_total", "counter",
+          "Calls that threw session_error(storage_unavailable): the storage (Redis) could not be "
+          "reached or refused the call.",
+          "0");
 
   const auto trusted = [&](const std::string& name, const char* help, const std::string& value) {
     expected +=

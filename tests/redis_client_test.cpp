@@ -136,6 +136,7 @@ TEST_CASE("commands return replies of every kind, error replies included") {
 
   const auto s = client.stats();
   CHECK(s.commands == 6);
+  CHECK(s.round_trips == 6);
   CHECK(s.error_replies == 1);
   CHECK(s.failures() == 0);
   CHECK(s.connects == 1);
@@ -157,6 +158,7 @@ TEST_CASE("a pipeline sends its commands together and returns every reply in ord
   CHECK(replies[102].integer() == 100);
   CHECK(replies.back().str() == "2");
   CHECK(client.stats().commands == p.size());
+  CHECK(client.stats().round_trips == 1);
   CHECK(client.stats().error_replies == 1);
   CHECK(client.pipeline(recall::redis_pipeline()).empty());
 }
@@ -174,6 +176,7 @@ TEST_CASE("eval runs EVALSHA and falls back to EVAL when the server lost the scr
   CHECK(client.command({"SCRIPT", "FLUSH"}).str() == "OK");
   CHECK(client.eval(script, {"recall:e"}, {"5"}).integer() == 15);
   CHECK(client.stats().eval_fallbacks == 2);
+  CHECK(client.stats().round_trips == 6);  // 1 + 2 + 1 + 2 (each fallback is a second trip)
 
   // Our digest is the server's.
   CHECK(client.command({"SCRIPT", "LOAD", script.source()}).str() == script.sha1());

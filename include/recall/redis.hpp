@@ -128,6 +128,7 @@ class RECALL_REDIS_EXPORT redis_pipeline {
 // A snapshot: each field was read atomically, one after another.
 struct redis_stats {
   std::uint64_t commands = 0;       // commands sent (a pipeline of n counts n)
+  std::uint64_t round_trips = 0;    // requests sent and answered: a pipeline counts 1
   std::uint64_t error_replies = 0;  // replies of kind error
   // Calls that threw redis_error, by code.
   std::uint64_t failures_unavailable = 0;  // includes short_circuited and pool_exhausted

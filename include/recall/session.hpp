@@ -62,6 +62,9 @@ enum class session_errc {
   wrong_kind,             // a value read as a list, a list as a map, ...
   scratch_full,           // more than max_scratch_entries scratch values
   scratch_type_mismatch,  // a scratch value read as another type
+  // The session storage (Redis) could not be reached or refused the call:
+  // nothing was stored by it. Answer 503; the storage recovers by itself.
+  storage_unavailable,
 };
 
 RECALL_EXPORT const char* to_string(session_errc code) noexcept;
@@ -70,6 +73,11 @@ class RECALL_EXPORT session_error : public error {
  public:
   session_error(session_errc code, const std::string& message) : error(message), code_(code) {}
   session_errc code() const noexcept { return code_; }
+  // What to answer the client: 503 (Service Unavailable: retry later) for
+  // storage_unavailable, 500 for the others (the program broke a rule).
+  int http_status() const noexcept {
+    return code_ == session_errc::storage_unavailable ? 503 : 500;
+  }
 
  private:
   session_errc code_;
@@ -116,6 +124,27 @@ struct rejected_id {
 // "Accounting"). Each value then adds what it holds on the heap.
 inline constexpr std::size_t session_overhead_bytes = 440;
 
+struct session_options;
+
+// Where a session_store keeps its sessions. The default keeps them in this
+// process (kind "memory"); recall::redis_sessions() (recall/redis_sessions.hpp,
+// target recall::redis) keeps them in Redis, shared by every replica.
+class RECALL_EXPORT session_backend {
+ public:
+  using factory =
+      std::function<std::unique_ptr<detail::session_storage>(const session_options& options)>;
+  session_backend() = default;
+  session_backend(std::string kind, factory make)
+      : kind_(std::move(kind)), make_(std::move(make)) {}
+  const std::string& kind() const noexcept { return kind_; }
+  // The storage for a store with these (validated) options; they outlive it.
+  std::unique_ptr<detail::session_storage> make(const session_options& options) const;
+
+ private:
+  std::string kind_ = "memory";
+  factory make_;
+};
+
 struct session_options {
   std::string name = "session_store";
   duration idle_timeout = std::chrono::minutes(30);
@@ -134,6 +163,9 @@ struct session_options {
   // every id that did not resume a session. An exception from it propagates
   // out of open().
   std::function<void(const rejected_id&)> on_rejected_id{};
+  // Where sessions live: this process (the default), or Redis for a fleet of
+  // replicas (.storage = recall::redis_sessions(client, {...})).
+  session_backend storage{};
 };
 
 struct session_stats {
@@ -157,6 +189,12 @@ struct session_stats {
   std::uint64_t pinned_over_bound = 0;
   std::uint64_t max_sessions = 0;
   std::uint64_t max_total_bytes = 0;
+  // Calls that threw session_error(storage_unavailable) (Redis storage).
+  std::uint64_t storage_unavailable = 0;
+  // Bytes read from the storage and refused: a stored value, list, map or
+  // session record that failed its check (corrupted, or moved from another
+  // session). Always 0 in memory.
+  std::uint64_t storage_rejected = 0;
 
   std::uint64_t rejected_ids() const noexcept {
     return rejected_empty + rejected_malformed + rejected_unknown + rejected_expired +

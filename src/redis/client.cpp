@@ -256,6 +256,7 @@ struct redis_client::impl {
       return a.load(std::memory_order_relaxed);
     };
     s.commands = get(commands);
+    s.round_trips = get(round_trips);
     s.error_replies = get(error_replies);
     s.failures_unavailable = get(failures_unavailable);
     s.failures_timeout = get(failures_timeout);
@@ -302,7 +303,7 @@ struct redis_client::impl {
   mutable std::mutex subscriber_mu;
   std::shared_ptr<detail::redis_subscriber> subscriber;
 
-  std::atomic<std::uint64_t> commands{0}, error_replies{0}, failures_unavailable{0},
+  std::atomic<std::uint64_t> commands{0}, round_trips{0}, error_replies{0}, failures_unavailable{0},
       failures_timeout{0}, failures_auth{0}, failures_server{0}, failures_protocol{0}, connects{0},
       reconnects{0}, connections{0}, breaker_opens{0}, short_circuited{0}, pool_waits{0},
       pool_exhausted{0}, eval_fallbacks{0}, publishes{0};
@@ -338,6 +339,7 @@ redis_reply redis_client::command(std::span<const std::string_view> argv) {
   }
   return impl_->call([&](redis_connection& c) {
     impl_->commands.fetch_add(1, std::memory_order_relaxed);
+    impl_->round_trips.fetch_add(1, std::memory_order_relaxed);
     redis_reply r = c.run(argv);
     if (r.is_error()) impl_->error_replies.fetch_add(1, std::memory_order_relaxed);
     return r;
@@ -349,6 +351,7 @@ std::vector<redis_reply> redis_client::pipeline(const redis_pipeline& commands) 
   return impl_->call([&](redis_connection& c) {
     for (std::size_t i = 0; i < commands.size(); ++i) c.append(commands.command(i));
     impl_->commands.fetch_add(commands.size(), std::memory_order_relaxed);
+    impl_->round_trips.fetch_add(1, std::memory_order_relaxed);
     std::vector<redis_reply> replies;
     replies.reserve(commands.size());
     for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -369,10 +372,12 @@ redis_reply redis_client::eval(const redis_script& script, std::span<const std::
   argv.insert(argv.end(), args.begin(), args.end());
   return impl_->call([&](redis_connection& c) {
     impl_->commands.fetch_add(1, std::memory_order_relaxed);
+    impl_->round_trips.fetch_add(1, std::memory_order_relaxed);
     redis_reply r = c.run(argv);
     if (r.is_error() && r.str().starts_with("NOSCRIPT")) {
       impl_->eval_fallbacks.fetch_add(1, std::memory_order_relaxed);
       impl_->commands.fetch_add(1, std::memory_order_relaxed);
+      impl_->round_trips.fetch_add(1, std::memory_order_relaxed);
       argv[0] = "EVAL";
       argv[1] = script.source();
       r = c.run(argv);

@@ -25,6 +25,8 @@ std::vector<metric> to_metrics(const redis_stats& s) {
       {"pool_waits", s.pool_waits, counter, "Calls that found every pooled connection busy."},
       {"pool_exhausted", s.pool_exhausted, counter,
        "Calls that got no pooled connection within command_timeout."},
+      {"round_trips", s.round_trips, counter,
+       "Requests sent and answered (a pipeline counts 1; an EVAL fallback 2)."},
       {"eval_fallbacks", s.eval_fallbacks, counter, "EVALSHA answered NOSCRIPT; EVAL sent."},
       {"publishes", s.publishes, counter, "Messages published."},
       {"messages_received", s.messages_received, counter, "Messages delivered to subscriptions."},
