@@ -9,8 +9,9 @@
 #   scripts/fleet.sh env [DIR]       # the ports, pids and credentials, as shell variables
 #
 # DIR defaults to build/fleet. Environment: DASHBOARD_BIN (the dashboard
-# binary), ROWS (warehouse size, default 1000000), SESSIONS (memory, or redis
-# once recall::redis_sessions is in the tree), TTL / REFRESH_AFTER (cache
+# binary), ROWS (warehouse size, default 1000000), SESSIONS (redis, the
+# default: every replica serves every session; memory: each replica its
+# own), TTL / REFRESH_AFTER (cache
 # seconds), EXTRA_ARGS (more serve options, e.g. --test-routes).
 # Users: viewer / viewer-pw (group viewer) and admin / admin-pw (groups
 # viewer, admin): demo credentials for a loopback-only fleet.
@@ -50,10 +51,10 @@ start_replica() {  # name
   [ "$name" = a ] && refresh=600
   rm -f "$dir/replica-$name.exit"
   # The wrapper records the exit status, which the tests check after SIGTERM.
-  setsid bash -c 'trap "" INT; "$@" >"'"$dir"'/replica-'"$name"'.log" 2>&1; echo $? >"'"$dir"'/replica-'"$name"'.exit"' \
+  DASHBOARD_SESSION_SECRET=$SESSION_SECRET setsid bash -c 'trap "" INT; "$@" >"'"$dir"'/replica-'"$name"'.log" 2>&1; echo $? >"'"$dir"'/replica-'"$name"'.exit"' \
     replica "$DASHBOARD_BIN" serve --warehouse "$dir/warehouse.db" --port "$port" \
     --replica "$name" --trusted-proxy 127.0.0.2 --redis-port "$REDIS_PORT" \
-    --sessions "${SESSIONS:-memory}" --ttl "${TTL:-120}" --refresh-after "${REFRESH_AFTER:-60}" \
+    --sessions "${SESSIONS:-redis}" --ttl "${TTL:-120}" --refresh-after "${REFRESH_AFTER:-60}" \
     --refresh-every "$refresh" --threads 128 ${EXTRA_ARGS:-} </dev/null >/dev/null 2>&1 &
   # The wrapper's pid is not the server's: find the server by its port.
   wait_ready "http://127.0.0.1:$port/readyz" "replica $name"
@@ -89,6 +90,7 @@ PORT_B=$(free_port)
 REDIS_PORT=$(free_port)
 VIEWER=viewer:viewer-pw
 ADMIN=admin:admin-pw
+SESSION_SECRET=$(openssl rand -hex 32)
 EOF
     # shellcheck disable=SC1090
     source "$envfile"

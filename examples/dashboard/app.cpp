@@ -187,25 +187,13 @@ app::app(config c)
             return pool()->top_products(region, from, to, page, page_size);
           },
           cached("top_products", cfg_, l2_))),
-      sessions_({.name = "dashboard_sessions",
-                 .idle_timeout = std::chrono::minutes(30),
-                 .absolute_timeout = std::chrono::hours(8),
-                 .max_sessions = 100'000,
-                 .max_total_bytes = std::size_t{256} << 20,
-                 .max_bytes_per_session = std::size_t{32} << 10}),
+      sessions_(session_options()),
       proxy_({.trusted_networks = cfg_.trusted_proxies, .name = "nginx"}),
       web_(sessions_, cookie_for(cfg_), &proxy_),
       refresher_(cfg_.warehouse, cfg_.refresh_every) {
   if (cfg_.redis_port != 0 && !l2_) {
     throw std::runtime_error(
         "dashboard: fleet mode needs recall::redis (build recall with hiredis installed)");
-  }
-  if (cfg_.sessions != "memory") {
-    // Sessions in Redis are recall::redis_sessions (issue 10); until it is
-    // in this tree, each replica keeps its own sessions.
-    throw std::runtime_error("dashboard: --sessions " + cfg_.sessions +
-                             " is not available in this build (recall::redis_sessions is not "
-                             "part of it yet); use --sessions memory");
   }
   server_.new_task_queue = [n = cfg_.threads] { return new httplib::ThreadPool(n); };
   // Headers and body go out in two writes: without TCP_NODELAY the body
@@ -369,6 +357,30 @@ void app::dashboard_page(const httplib::Request& req, httplib::Response& res,
   v.stale = fresh.stale || daily.stale || products.stale;
   if (s.contains("notes")) v.notes = s.list<note>("notes", max_notes).items();
   res.set_content(render_dashboard(v), "text/html; charset=utf-8");
+}
+
+// Runs in the constructor's initializer list: reads only cfg_ and redis_,
+// which come before sessions_.
+recall::session_options app::session_options() const {
+  recall::session_options o{.name = "dashboard_sessions",
+                            .idle_timeout = std::chrono::minutes(30),
+                            .absolute_timeout = std::chrono::hours(8),
+                            .max_sessions = 100'000,
+                            .max_total_bytes = std::size_t{256} << 20,
+                            .max_bytes_per_session = std::size_t{32} << 10};
+  if (cfg_.sessions == "memory") return o;
+  if (cfg_.sessions != "redis") {
+    throw std::invalid_argument("dashboard: --sessions takes memory or redis, not '" +
+                                cfg_.sessions + "'");
+  }
+#if RECALL_DASHBOARD_WITH_REDIS
+  if (!redis_) throw std::invalid_argument("dashboard: --sessions redis needs --redis-port");
+  // Every replica reads and writes the same sessions: no sticky sessions.
+  o.storage = recall::redis_sessions(redis_, {.secret = cfg_.session_secret});
+  return o;
+#else
+  throw std::invalid_argument("dashboard: --sessions redis needs recall::redis (hiredis)");
+#endif
 }
 
 void app::upload(const httplib::Request& req, httplib::Response& res, recall::http_request& r) {

@@ -25,6 +25,7 @@
 #include "warehouse.hpp"
 
 #if RECALL_DASHBOARD_WITH_REDIS
+#include <recall/redis_sessions.hpp>
 #include <recall/redis_store.hpp>
 #endif
 
@@ -43,6 +44,9 @@ struct config {
   int redis_port = 0;
   std::string sessions = "memory";
   std::string signing_key;  // signs the shared cache records
+  // With sessions = "redis": the key of the hashed session ids in Redis, the
+  // same on every replica (recall::redis_session_options::secret).
+  std::string session_secret;
   std::chrono::seconds ttl{120};
   std::chrono::seconds refresh_after{60};
   std::chrono::seconds refresh_every{0};  // 0: only on demand (admin, `dashboard refresh`)
@@ -107,6 +111,7 @@ class app {
                   const std::string& message);
   bool ready(std::string& why) const;
   std::string metrics_text() const;
+  recall::session_options session_options() const;
 
   config cfg_;
 #if RECALL_DASHBOARD_WITH_REDIS

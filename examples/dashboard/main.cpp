@@ -35,10 +35,11 @@ using namespace dashboard;
 constexpr const char* usage =
     "usage: dashboard generate|refresh|serve [--warehouse FILE] [--rows N]\n"
     "  serve: [--host 127.0.0.1] [--port 8080] [--replica NAME] [--trusted-proxy ADDR]...\n"
-    "         [--redis-port N] [--sessions memory] [--ttl S] [--refresh-after S]\n"
+    "         [--redis-port N] [--sessions memory|redis] [--ttl S] [--refresh-after S]\n"
     "         [--refresh-every S] [--drain S] [--threads N] [--secure-cookie] [--test-routes]\n"
     "  refresh: [--redis-port N] (tells every replica sharing that Redis)\n"
-    "  DASHBOARD_SIGNING_KEY signs the cache records shared through Redis.\n";
+    "  DASHBOARD_SIGNING_KEY signs the cache records shared through Redis;\n"
+    "  DASHBOARD_SESSION_SECRET keys the session ids hashed in Redis (--sessions redis).\n";
 
 struct arguments {
   std::string command;
@@ -112,6 +113,7 @@ arguments parse(int argc, char** argv) {
     }
   }
   if (const char* key = std::getenv("DASHBOARD_SIGNING_KEY")) c.signing_key = key;
+  if (const char* key = std::getenv("DASHBOARD_SESSION_SECRET")) c.session_secret = key;
   return a;
 }
 
