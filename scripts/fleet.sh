@@ -12,7 +12,8 @@
 # binary), ROWS (warehouse size, default 1000000), SESSIONS (redis, the
 # default: every replica serves every session; memory: each replica its
 # own), TTL / REFRESH_AFTER (cache
-# seconds), EXTRA_ARGS (more serve options, e.g. --test-routes).
+# seconds), LOAD_USERS (extra users user1..userN, password load-pw),
+# EXTRA_ARGS (more serve options, e.g. --test-routes).
 # Users: viewer / viewer-pw (group viewer) and admin / admin-pw (groups
 # viewer, admin): demo credentials for a loopback-only fleet.
 set -euo pipefail
@@ -110,6 +111,10 @@ EOF
     {
       echo "viewer:$(openssl passwd -apr1 viewer-pw)"
       echo "admin:$(openssl passwd -apr1 admin-pw)"
+      # LOAD_USERS=N adds user1..userN (password load-pw, no group) for load
+      # tests that act as many people, each with their own session.
+      load_hash=$(openssl passwd -apr1 load-pw)
+      for i in $(seq 1 "${LOAD_USERS:-0}"); do echo "user$i:$load_hash"; done
     } >"$dir/htpasswd"
     cat >"$dir/nginx.conf" <<EOF
 daemon off;

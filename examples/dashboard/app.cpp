@@ -152,7 +152,11 @@ app::app(config c)
                                   : std::make_shared<recall::redis_client>(recall::redis_options{
                                         .port = static_cast<std::uint16_t>(cfg_.redis_port),
                                         .key_prefix = "dashboard:",
-                                        .pool_size = 16,
+                                        // Every request needs it (sessions): one
+                                        // connection per server thread, and
+                                        // time for a burst.
+                                        .command_timeout = std::chrono::milliseconds(250),
+                                        .pool_size = cfg_.threads,
                                         .name = "dashboard_redis"})),
       l2_(redis_ ? recall::redis_store(redis_, {.signing_key = cfg_.signing_key}) : nullptr),
 #endif
