@@ -118,6 +118,10 @@ EOF
     } >"$dir/htpasswd"
     cat >"$dir/nginx.conf" <<EOF
 daemon off;
+# Workers run as whoever started the fleet: started by root, nginx would
+# otherwise drop them to an unprivileged user that cannot read this folder
+# (say under /root) or the htpasswd file.
+user $(id -un) $(id -gn);
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
