@@ -1,9 +1,10 @@
 -- wrk: dashboard users changing filters. Each request is one of `users`
 -- people (user1..userN, basic auth through nginx; scripts/fleet.sh creates
--- them with LOAD_USERS) picking one of the 84 filter combinations (7 regions
--- x 4 ranges x 3 pages). Each person keeps the session cookie they were
--- given, like a browser: the page names who it was served to, which is how a
--- response finds its person's cookie jar.
+-- them with LOAD_USERS) changing one of their three filters, as a click on
+-- the page does, and submitting the form with all three (84 combinations in
+-- all: 7 regions x 4 ranges x 3 pages). Each person keeps the session cookie
+-- they were given, like a browser: the page names who it was served to,
+-- which is how a response finds its person's cookie jar.
 local regions = {"", "Africa", "Asia", "Europe", "North%20America", "Oceania", "South%20America"}
 local ranges = {7, 30, 90, 365}
 local users = tonumber(os.getenv("LOAD_USERS") or "200")
@@ -24,6 +25,7 @@ end
 
 local auth = {}
 local cookies = {}
+local filters = {}  -- per person: indexes into regions and ranges, and the page
 
 setup = function(thread)
   thread:set("seed", math.random(1, 1000000))
@@ -31,13 +33,20 @@ end
 
 init = function()
   math.randomseed(seed)
-  for u = 1, users do auth[u] = "Basic " .. base64("user" .. u .. ":load-pw") end
+  for u = 1, users do
+    auth[u] = "Basic " .. base64("user" .. u .. ":load-pw")
+    filters[u] = {math.random(#regions), math.random(#ranges), math.random(3)}
+  end
 end
+
+local choices = {#regions, #ranges, 3}
 
 request = function()
   local u = math.random(users)
-  local path = string.format("/?region=%s&range=%d&page=%d", regions[math.random(#regions)],
-                             ranges[math.random(#ranges)], math.random(3))
+  local f = filters[u]
+  local which = math.random(3)
+  f[which] = math.random(choices[which])
+  local path = string.format("/?region=%s&range=%d&page=%d", regions[f[1]], ranges[f[2]], f[3])
   local headers = {["Authorization"] = auth[u]}
   if cookies[u] then headers["Cookie"] = cookies[u] end
   return wrk.format("GET", path, headers)

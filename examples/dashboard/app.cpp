@@ -319,25 +319,27 @@ void app::dashboard_page(const httplib::Request& req, httplib::Response& res,
   recall::session& s = r.session();
   const std::vector<std::string> regions = regions_();
   // Query parameters change the UI state (a GET form: no JavaScript needed);
-  // the session keeps it for the next page.
+  // the session keeps it for the next page. The form sends every filter each
+  // time, and with sessions in Redis each set is a round trip: write only the
+  // filters that changed (a click changes one).
   if (req.has_param("region")) {
     const std::string region = req.get_param_value("region");
     if (!region.empty() && std::find(regions.begin(), regions.end(), region) == regions.end()) {
       throw std::invalid_argument("unknown region");
     }
-    s.set("region", region);
+    if (region != s.get_or<std::string>("region", "")) s.set("region", region);
   }
   if (req.has_param("range")) {
     const int days = parse_int(req.get_param_value("range"), "range");
     if (days != 7 && days != 30 && days != 90 && days != 365) {
       throw std::invalid_argument("range must be 7, 30, 90 or 365");
     }
-    s.set("range", days);
+    if (days != s.get_or("range", 30)) s.set("range", days);
   }
   if (req.has_param("page")) {
     const int page = parse_int(req.get_param_value("page"), "page");
     if (page < 1 || page > 1000) throw std::invalid_argument("page must be 1 to 1000");
-    s.set("page", page);
+    if (page != s.get_or("page", 1)) s.set("page", page);
   }
 
   dashboard_view v;
