@@ -1,7 +1,5 @@
 #include "recall/detail/local_session_storage.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -68,22 +66,6 @@ void erase_slot(session_state& st, session_slot* slot) {
   if (slot != &st.values.back()) *slot = std::move(st.values.back());
   st.values.pop_back();
   if (st.values.empty()) st.values.shrink_to_fit();  // an emptied session holds no table
-}
-
-[[noreturn]] void throw_wrong_kind(std::string_view key, const char* wanted) {
-  throw session_error(session_errc::wrong_kind,
-                      fmt::format("recall: session key '{}' holds another kind of value than "
-                                  "{} (a value, a list and a map cannot share a key); use "
-                                  "another key or erase it first",
-                                  key, wanted));
-}
-
-[[noreturn]] void throw_ended(std::string_view what) {
-  throw session_error(session_errc::ended,
-                      fmt::format("recall: {} a session that has ended (logged out, expired or "
-                                  "evicted, possibly by another request); nothing was stored. "
-                                  "Open the session again to start a new one",
-                                  what));
 }
 
 session_list_slot* list_of(session_slot* slot, std::string_view key) {
