@@ -1,7 +1,5 @@
 #include "recall/detail/local_session_storage.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -68,22 +66,6 @@ void erase_slot(session_state& st, session_slot* slot) {
   if (slot != &st.values.back()) *slot = std::move(st.values.back());
   st.values.pop_back();
   if (st.values.empty()) st.values.shrink_to_fit();  // an emptied session holds no table
-}
-
-[[noreturn]] void throw_wrong_kind(std::string_view key, const char* wanted) {
-  throw session_error(session_errc::wrong_kind,
-                      fmt::format("recall: session key '{}' holds another kind of value than "
-                                  "{} (a value, a list and a map cannot share a key); use "
-                                  "another key or erase it first",
-                                  key, wanted));
-}
-
-[[noreturn]] void throw_ended(std::string_view what) {
-  throw session_error(session_errc::ended,
-                      fmt::format("recall: {} a session that has ended (logged out, expired or "
-                                  "evicted, possibly by another request); nothing was stored. "
-                                  "Open the session again to start a new one",
-                                  what));
 }
 
 session_list_slot* list_of(session_slot* slot, std::string_view key) {
@@ -813,29 +795,11 @@ std::size_t local_session_storage::map_read(
 // --- stats ------------------------------------------------------------------
 
 session_stats local_session_storage::stats() const {
-  session_stats s;
   const auto detached = detached_.load(std::memory_order_relaxed);
+  session_stats s = counted(options_);
   s.live = engine_.size() + detached;
   s.bytes = engine_.weight();
   s.pinned_over_bound = detached;
-  s.created = created_.load(std::memory_order_relaxed);
-  s.rotated = rotated_.load(std::memory_order_relaxed);
-  s.ended = ended_.load(std::memory_order_relaxed);
-  s.ended_user_limit = ended_user_limit_.load(std::memory_order_relaxed);
-  s.expired_idle = expired_idle_.load(std::memory_order_relaxed);
-  s.expired_absolute = expired_absolute_.load(std::memory_order_relaxed);
-  s.evicted = evicted_.load(std::memory_order_relaxed);
-  s.quota_exceeded = quota_exceeded_.load(std::memory_order_relaxed);
-  const auto rejected = [&](rejected_id_reason r) {
-    return rejected_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
-  };
-  s.rejected_empty = rejected(rejected_id_reason::empty);
-  s.rejected_malformed = rejected(rejected_id_reason::malformed);
-  s.rejected_unknown = rejected(rejected_id_reason::unknown);
-  s.rejected_expired = rejected(rejected_id_reason::expired);
-  s.rejected_identity_mismatch = rejected(rejected_id_reason::identity_mismatch);
-  s.max_sessions = options_.max_sessions;
-  s.max_total_bytes = options_.max_total_bytes;
   return s;
 }
 

@@ -9,35 +9,19 @@
 #include <benchmark/benchmark.h>
 #include <hiredis/hiredis.h>
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <string>
-#include <vector>
 
+#include "micro/timed_loop.hpp"
 #include "recall/redis.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
 
-const std::string key = "recall:bench:1k";
+using recall_bench::timed_loop;
 
-// Times each call of `round_trip` and reports the p50 and p99 as counters.
-template <class F>
-void timed_loop(benchmark::State& state, F&& round_trip) {
-  using clock = std::chrono::steady_clock;
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    const auto start = clock::now();
-    round_trip();
-    us.push_back(std::chrono::duration<double, std::micro>(clock::now() - start).count());
-  }
-  if (us.empty()) return;
-  std::sort(us.begin(), us.end());
-  state.counters["p50_us"] = us[us.size() / 2];
-  state.counters["p99_us"] = us[us.size() * 99 / 100];
-}
+const std::string key = "recall:bench:1k";
 
 recall::test::redis_server& server() {
   static recall::test::redis_server s;

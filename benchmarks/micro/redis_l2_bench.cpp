@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench_types.hpp"
+#include "micro/timed_loop.hpp"
 #include "recall/cache_data.hpp"
 #include "recall/redis_store.hpp"
 #include "support/redis_server.hpp"
@@ -25,22 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using recall_bench::sales_row;
-
-template <class F>
-void timed_loop(benchmark::State& state, F&& operation) {
-  using clock = std::chrono::steady_clock;
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    const auto start = clock::now();
-    operation();
-    us.push_back(std::chrono::duration<double, std::micro>(clock::now() - start).count());
-  }
-  if (us.empty()) return;
-  std::sort(us.begin(), us.end());
-  state.counters["p50_us"] = us[us.size() / 2];
-  state.counters["p99_us"] = us[us.size() * 99 / 100];
-}
+using recall_bench::timed_loop;
 
 recall::test::redis_server& server() {
   static recall::test::redis_server s;

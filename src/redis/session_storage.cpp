@@ -459,7 +459,6 @@ std::size_t redis_session_storage::cleanup() {
 }
 
 session_stats redis_session_storage::stats() const {
-  session_stats s;
   try {
     redis_pipeline p;
     p.add({"ZCARD", prefix_ + "z:0"}).add({"ZCARD", prefix_ + "z:1"});
@@ -471,27 +470,8 @@ session_stats redis_session_storage::stats() const {
   } catch (const redis_error&) {
     // Redis unreachable: the last count seen.
   }
+  session_stats s = counted(options_);
   s.live = live_.load(std::memory_order_relaxed);
-  s.created = created_.load(std::memory_order_relaxed);
-  s.rotated = rotated_.load(std::memory_order_relaxed);
-  s.ended = ended_.load(std::memory_order_relaxed);
-  s.ended_user_limit = ended_user_limit_.load(std::memory_order_relaxed);
-  s.expired_idle = expired_idle_.load(std::memory_order_relaxed);
-  s.expired_absolute = expired_absolute_.load(std::memory_order_relaxed);
-  s.evicted = evicted_.load(std::memory_order_relaxed);
-  s.quota_exceeded = quota_exceeded_.load(std::memory_order_relaxed);
-  s.storage_unavailable = unavailable_.load(std::memory_order_relaxed);
-  s.storage_rejected = rejected_storage_.load(std::memory_order_relaxed);
-  const auto rejected = [&](rejected_id_reason r) {
-    return rejected_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
-  };
-  s.rejected_empty = rejected(rejected_id_reason::empty);
-  s.rejected_malformed = rejected(rejected_id_reason::malformed);
-  s.rejected_unknown = rejected(rejected_id_reason::unknown);
-  s.rejected_expired = rejected(rejected_id_reason::expired);
-  s.rejected_identity_mismatch = rejected(rejected_id_reason::identity_mismatch);
-  s.max_sessions = options_.max_sessions;
-  s.max_total_bytes = options_.max_total_bytes;
   return s;
 }
 

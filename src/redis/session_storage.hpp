@@ -8,7 +8,6 @@
 // request, one thread at a time), so it needs no lock.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "recall/detail/session_counters.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/redis.hpp"
 #include "recall/redis_sessions.hpp"
@@ -43,7 +43,7 @@ struct redis_session_record final : session_record {
   std::vector<std::pair<std::string, std::string>> values;
 };
 
-class redis_session_storage final : public session_storage {
+class redis_session_storage final : public session_storage, private session_counters {
  public:
   redis_session_storage(const session_options& options, std::shared_ptr<redis_client> client,
                         const redis_session_options& redis);
@@ -123,10 +123,7 @@ class redis_session_storage final : public session_storage {
   const std::string prefix_;
   const session_format format_;
   const session_scripts scripts_;
-  mutable std::atomic<std::uint64_t> created_{0}, rotated_{0}, ended_{0}, ended_user_limit_{0},
-      expired_idle_{0}, expired_absolute_{0}, evicted_{0}, quota_exceeded_{0}, unavailable_{0},
-      rejected_storage_{0}, live_{0};
-  std::array<std::atomic<std::uint64_t>, 5> rejected_{};
+  mutable std::atomic<std::uint64_t> live_{0};  // the last count Redis gave
   redis_subscription ends_;
 };
 

@@ -18,22 +18,6 @@ std::string field_of(std::string_view key) {
   return f;
 }
 
-[[noreturn]] void throw_wrong_kind(std::string_view key, const char* wanted) {
-  throw session_error(session_errc::wrong_kind,
-                      fmt::format("recall: session key '{}' holds another kind of value than "
-                                  "{} (a value, a list and a map cannot share a key); use "
-                                  "another key or erase it first",
-                                  key, wanted));
-}
-
-[[noreturn]] void throw_ended(std::string_view what) {
-  throw session_error(session_errc::ended,
-                      fmt::format("recall: {} a session that has ended (logged out, expired or "
-                                  "evicted, possibly by another request); nothing was stored. "
-                                  "Open the session again to start a new one",
-                                  what));
-}
-
 redis_session_record& record_of(const record_ptr& r) {
   return static_cast<redis_session_record&>(*r);
 }

@@ -6,7 +6,6 @@
 // Thread safety: as session_storage.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "recall/detail/engine.hpp"
+#include "recall/detail/session_counters.hpp"
 #include "recall/detail/session_state.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/detail/session_user_index.hpp"
@@ -27,7 +27,7 @@ struct session_options;
 
 namespace recall::detail {
 
-class RECALL_EXPORT local_session_storage final : public session_storage {
+class RECALL_EXPORT local_session_storage final : public session_storage, private session_counters {
  public:
   explicit local_session_storage(const session_options& options);
   ~local_session_storage() override;
@@ -98,9 +98,7 @@ class RECALL_EXPORT local_session_storage final : public session_storage {
   const session_options& options_;
   const std::uint64_t seed_;
   const duration granularity_;  // how far an open may move a deadline before the engine learns it
-  std::atomic<std::uint64_t> created_{0}, rotated_{0}, ended_{0}, ended_user_limit_{0},
-      expired_idle_{0}, expired_absolute_{0}, evicted_{0}, quota_exceeded_{0}, detached_{0};
-  std::array<std::atomic<std::uint64_t>, 5> rejected_{};
+  std::atomic<std::uint64_t> detached_{0};
   session_user_index users_;
   engine<state_ptr> engine_;
 };

@@ -121,6 +121,12 @@ struct session_status {
   bool ended = false;
 };
 
+// The errors every storage raises in the same words. `wanted` is what the
+// operation needs the key to hold ("a list", "a map", "a single value");
+// `what` is the refused operation ("cannot write to").
+[[noreturn]] RECALL_EXPORT void throw_wrong_kind(std::string_view key, const char* wanted);
+[[noreturn]] RECALL_EXPORT void throw_ended(std::string_view what);
+
 class RECALL_EXPORT session_storage {
  public:
   virtual ~session_storage() = default;
