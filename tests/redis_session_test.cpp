@@ -1123,6 +1123,23 @@ TEST_CASE("wrong credentials and an out-of-memory Redis are storage_unavailable 
   }
 }
 
+TEST_CASE("an ACL user who may not load functions is told what to grant") {
+  redis_server server({.acl_users = {"sessions on >s3cret ~recall:s:* &recall:s:* -@all +fcall "
+                                     "+hgetall +zscore +subscribe +ping"},
+                       .default_user_off = true});
+  fleet f(server);
+  auto a = f.replica({.username = "sessions", .password = "s3cret"});
+  auto s = a->open("");
+  try {
+    s.set("v", 1);
+    FAIL("the library cannot be loaded, so nothing can be stored");
+  } catch (const recall::session_error& e) {
+    CHECK(e.code() == session_errc::storage_unavailable);
+    CHECK(std::string(e.what()).find("+function|load") != std::string::npos);
+  }
+  CHECK(s.id().empty());
+}
+
 TEST_CASE("works with an ACL user holding only the documented commands") {
   // docs/redis.md, "Sessions": the minimal ACL of a sessions user.
   redis_server server(
