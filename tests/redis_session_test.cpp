@@ -767,6 +767,25 @@ TEST_CASE(
   CHECK_FALSE(c->open(u1, {.user = "u1"}).is_new());
 }
 
+TEST_CASE("a write past the deadline its request read but before the moved one is kept") {
+  // A write sends the deadline open() read; the server reads the real one
+  // once that has passed.
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto b = f.replica();
+  const std::string id = written(*a);  // deadline: now + 30 min
+  auto held = a->open(id);
+  f.clock->advance(20min);
+  CHECK_FALSE(b->open(id).is_new());  // moves the deadline to now + 30 min
+  f.clock->advance(15min);            // past what `held` read, before the moved deadline
+  held.set("late", 1);
+  CHECK(b->open(id).get<int>("late") == 1);
+  f.clock->advance(31min);
+  CHECK(error_code_of([&] { held.set("later", 2); }) == session_errc::ended);
+  CHECK(a->stats().expired_idle == 1);
+}
+
 TEST_CASE("a session bound to one user is never another's; signing in rotates") {
   redis_server server;
   fleet f(server);

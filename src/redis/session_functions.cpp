@@ -136,17 +136,21 @@ end
 // What the operations of a handle share: following rotations to the live
 // session, or creating it at its first write; the framing of lists and maps.
 constexpr const char* handle = R"lua(
-local function live(h, ...)
+-- known: h's deadline as the caller read it, or nil. While a session lives
+-- its deadline only moves later (every end, rotation and sign-in leaves a
+-- tombstone in its hash), so before that deadline it needs no ZSCORE.
+local function live(h, known, ...)
   for _ = 1, 256 do
     local c, u, t, x, m = meta(h, ...)
     if c then
-      local d = tonumber(redis.call('ZSCORE', zkey(u), h))
+      local d = known
+      if not d or NOW >= d then d = tonumber(redis.call('ZSCORE', zkey(u), h)) end
       if not d then finish(h, u, t) return nil, 1 end
       if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return nil, 1 end
       return h, u, t, m
     end
     if not x or x == '' then return nil, 1 end
-    h = x
+    h, known = x, nil
   end
   return nil, 1
 end
@@ -158,7 +162,7 @@ local function target(field)
     local h, u, t = create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6])
     return h, u, t, 0, nil
   end
-  local h, u, t, m = live(ARGV[2], 'b', field)
+  local h, u, t, m = live(ARGV[2], tonumber(ARGV[4]), 'b', field)
   if not h then return h, u end
   return h, u, t, tonumber(m[5]) or 0, m[6] or nil
 end

@@ -71,8 +71,10 @@ struct session_functions {
   // Reply: {0, ends} | {1, ends} ended meanwhile | {2, ends} expired | {4, ends}.
   std::string sign_in;
 
-  // Handle operations. ARGV: now, suffix, create ("1" or ""), and for create
-  // the 't' field, the creation time and the user; then the operation's own.
+  // Handle operations. ARGV: now, suffix, create ("1" or ""), then for
+  // create the 't' field and the creation time, otherwise the deadline open()
+  // read (or "", read by set, list_push and map_put) and ""; the user; then
+  // the operation's own.
   // Reply: {status, current suffix, session bytes, extra, ends}.
   std::string store;      // create only
   std::string set;        // field, stored value, version ("" or 8 bytes)

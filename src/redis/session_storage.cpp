@@ -179,6 +179,8 @@ redis_session_storage::outcome redis_session_storage::run(
       suffix = session_format::key_suffix(full);
       meta = format_.meta(full, rec.tag, rec.user, rec.created_ms);
       created = std::to_string(rec.created_ms);
+    } else if (rec.deadline_ms != 0) {
+      meta = std::to_string(rec.deadline_ms);  // the 't' field's place carries the deadline
     }
     const std::string now = std::to_string(now_ms());
     std::vector<std::string_view> args{now, suffix, creating ? "1" : "", meta, created, rec.user};
@@ -200,6 +202,7 @@ redis_session_storage::outcome redis_session_storage::run(
         rec.id = std::move(id);
         created_.fetch_add(1, std::memory_order_relaxed);
       }
+      if (e[1].str() != rec.suffix) rec.deadline_ms = 0;  // followed a rotation
       rec.suffix = std::string(e[1].str());
     }
     o.bytes = static_cast<std::size_t>(std::max<std::int64_t>(e[2].integer(), 0));
@@ -308,6 +311,7 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
     return unknown();
   }
+  rec->deadline_ms = *deadline;  // a lower bound: the refresh above may have moved it
   if (signing_in) return sign_in(std::move(rec), who, now);
   return {std::move(rec), false, false, std::nullopt};
 }
@@ -366,6 +370,7 @@ opened_session redis_session_storage::sign_in(std::shared_ptr<redis_session_reco
       case 0:
         rec->id = std::move(id);
         rec->suffix = std::move(suffix);
+        rec->deadline_ms = 0;
         rec->user = who.user;
         rotated_.fetch_add(1, std::memory_order_relaxed);
         return {std::move(rec), false, true, std::nullopt};
