@@ -33,7 +33,7 @@ add_library(recall_redis
   src/redis/options.cpp
   src/redis/reply.cpp
   src/redis/session_format.cpp
-  src/redis/session_scripts.cpp
+  src/redis/session_functions.cpp
   src/redis/session_storage.cpp
   src/redis/session_values.cpp
   src/redis/sha1.cpp

@@ -196,7 +196,7 @@ TEST_CASE("a request (open, three gets, one set, end) costs two round trips") {
     CHECK(s.get<std::string>("name") == "alice");
     s.set("page", page);
   };
-  request(*a, 2);  // Redis caches the scripts (EVAL once each)
+  request(*a, 2);  // the first call loads recall's function library into Redis
   const auto before = f.clients[1]->stats();
   for (int page = 3; page < 103; ++page) request(*b, page);
   const auto after = f.clients[1]->stats();
@@ -210,6 +210,49 @@ TEST_CASE("a request (open, three gets, one set, end) costs two round trips") {
     CHECK(s.contains("region"));
     CHECK(f.clients[1]->stats().round_trips == start + 1);
   }
+}
+
+TEST_CASE("after FUNCTION FLUSH the next call loads recall's functions again") {
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto raw = client_for(server);
+  const auto libraries = [&] {
+    return raw->command({"FUNCTION", "LIST", "LIBRARYNAME", "recall_sessions_v1_*"})
+        .throw_if_error()
+        .elements()
+        .size();
+  };
+  const std::string id = written(*a);
+  CHECK(libraries() == 1);
+  raw->command({"FUNCTION", "FLUSH"}).throw_if_error();
+  CHECK(libraries() == 0);
+  {
+    auto s = a->open(id);
+    REQUIRE_FALSE(s.is_new());
+    const auto before = f.clients[0]->stats().round_trips;
+    s.set("v", 2);  // FCALL: not found; FUNCTION LOAD; FCALL again
+    CHECK(f.clients[0]->stats().round_trips == before + 3);
+  }
+  CHECK(libraries() == 1);
+  CHECK(a->open(id).get<int>("v") == 2);
+  // Another store's bounds are another library beside it, not a replacement.
+  recall::session_options shorter = f.base;
+  shorter.idle_timeout = 10min;
+  fleet g(server, shorter);
+  auto c = g.replica();
+  const std::string other = written(*c);
+  CHECK(libraries() == 2);
+  {
+    auto s = a->open(id);
+    const auto before = f.clients[0]->stats().round_trips;
+    s.set("v", 3);
+    CHECK(f.clients[0]->stats().round_trips == before + 1);
+  }
+  CHECK(a->open(id).get<int>("v") == 3);
+  CHECK_FALSE(c->open(other).is_new());
+  CHECK(a->stats().storage_unavailable == 0);
+  CHECK(c->stats().storage_unavailable == 0);
 }
 
 TEST_CASE("Redis never holds a usable session id") {
@@ -724,6 +767,25 @@ TEST_CASE(
   CHECK_FALSE(c->open(u1, {.user = "u1"}).is_new());
 }
 
+TEST_CASE("a write past the deadline its request read but before the moved one is kept") {
+  // A write sends the deadline open() read; the server reads the real one
+  // once that has passed.
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto b = f.replica();
+  const std::string id = written(*a);  // deadline: now + 30 min
+  auto held = a->open(id);
+  f.clock->advance(20min);
+  CHECK_FALSE(b->open(id).is_new());  // moves the deadline to now + 30 min
+  f.clock->advance(15min);            // past what `held` read, before the moved deadline
+  held.set("late", 1);
+  CHECK(b->open(id).get<int>("late") == 1);
+  f.clock->advance(31min);
+  CHECK(error_code_of([&] { held.set("later", 2); }) == session_errc::ended);
+  CHECK(a->stats().expired_idle == 1);
+}
+
 TEST_CASE("a session bound to one user is never another's; signing in rotates") {
   redis_server server;
   fleet f(server);
@@ -1080,12 +1142,30 @@ TEST_CASE("wrong credentials and an out-of-memory Redis are storage_unavailable 
   }
 }
 
+TEST_CASE("an ACL user who may not load functions is told what to grant") {
+  redis_server server({.acl_users = {"sessions on >s3cret ~recall:s:* &recall:s:* -@all +fcall "
+                                     "+hgetall +zscore +subscribe +ping"},
+                       .default_user_off = true});
+  fleet f(server);
+  auto a = f.replica({.username = "sessions", .password = "s3cret"});
+  auto s = a->open("");
+  try {
+    s.set("v", 1);
+    FAIL("the library cannot be loaded, so nothing can be stored");
+  } catch (const recall::session_error& e) {
+    CHECK(e.code() == session_errc::storage_unavailable);
+    CHECK(std::string(e.what()).find("+function|load") != std::string::npos);
+  }
+  CHECK(s.id().empty());
+}
+
 TEST_CASE("works with an ACL user holding only the documented commands") {
   // docs/redis.md, "Sessions": the minimal ACL of a sessions user.
   redis_server server(
-      {.acl_users = {"sessions on >s3cret ~recall:s:* &recall:s:* -@all +evalsha +eval +hgetall "
-                     "+hmget +hget +hset +hdel +hkeys +del +exists +pexpire +rename +zadd +zrem "
-                     "+zscore +zcard +zrange +zrangebyscore +publish +subscribe +ping"},
+      {.acl_users = {"sessions on >s3cret ~recall:s:* &recall:s:* -@all +fcall +function|load "
+                     "+hgetall +hmget +hget +hset +hdel +hkeys +del +exists +pexpire +rename "
+                     "+zadd +zrem +zscore +zcard +zrange +zrangebyscore +publish +subscribe "
+                     "+ping"},
        .default_user_off = true});
   recall::session_options o;
   o.max_sessions = 3;

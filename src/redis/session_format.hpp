@@ -1,7 +1,7 @@
 // The bytes of a session in Redis (docs/redis.md, "Sessions: data layout"):
 // key names from keyed hashes of ids, values and list items and map entries
 // bound to their session by a MAC, and the framing of lists and maps. The
-// Lua scripts (session_scripts.cpp) read the same framing; everything read
+// Lua functions (session_functions.cpp) read the same framing; everything read
 // back from Redis is checked here, and no length read from it is trusted.
 //
 // Thread safety: a session_format is immutable after construction; the free

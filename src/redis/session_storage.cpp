@@ -29,8 +29,8 @@ std::uint64_t random_tag() {
   return XXH3_64bits(bytes.data(), bytes.size()) | (std::uint64_t{1} << 63);
 }
 
-session_script_config script_config(const session_options& o, const std::string& prefix,
-                                    const redis_session_options& r) {
+session_function_config function_config(const session_options& o, const std::string& prefix,
+                                        const redis_session_options& r) {
   const std::int64_t idle = milliseconds(o.idle_timeout);
   return {prefix,
           idle,
@@ -50,7 +50,7 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return v;
 }
 
-// A sorted-set score as Redis prints it (%.17g): the scripts store integers.
+// A sorted-set score as Redis prints it (%.17g): the functions store integers.
 std::optional<std::int64_t> to_score(std::string_view s) {
   double v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -72,7 +72,7 @@ redis_session_storage::redis_session_storage(const session_options& options,
       client_(std::move(client)),
       prefix_(client_->prefix() + "s:"),
       format_(redis.secret),
-      scripts_(script_config(options, prefix_, redis)) {
+      functions_(function_config(options, prefix_, redis)) {
   // Sessions other replicas end reach this process's scope::session caches.
   ends_ = client_->subscribe(prefix_ + "ended", [this](std::string_view message) {
     if (message.size() == 8) {
@@ -106,19 +106,35 @@ void redis_session_storage::throw_unavailable(std::string_view what, std::string
                   client_->options().name, what, why));
 }
 
-redis_reply redis_session_storage::call(const redis_script& script,
+redis_reply redis_session_storage::call(const std::string& function,
                                         std::span<const std::string_view> args,
                                         std::string_view what) const {
+  std::vector<std::string_view> argv{"FCALL", function, "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
   redis_reply r;
   try {
-    r = client_->eval(script, {}, args);
+    r = client_->command(argv);
+    if (r.is_error() && r.str().starts_with("ERR Function not found")) {
+      // A Redis that never had the library or lost it (FUNCTION FLUSH, a
+      // restart without persistence): load it, then call once more.
+      const redis_reply loaded =
+          client_->command({"FUNCTION", "LOAD", "REPLACE", functions_.load_source});
+      if (loaded.is_error()) {
+        const bool acl = loaded.str().starts_with("NOPERM");
+        throw_unavailable(what, fmt::format("loading recall's session functions ({}) was refused: "
+                                            "{}{}",
+                                            functions_.library, loaded.str(),
+                                            acl ? " (the ACL user needs +function|load)" : ""));
+      }
+      r = client_->command(argv);
+    }
   } catch (const redis_error& e) {
     throw_unavailable(what, e.what());
   }
   if (r.is_error()) throw_unavailable(what, fmt::format("Redis refused it: {}", r.str()));
   if (r.kind() != redis_reply_kind::array || r.elements().empty() || !is_int(r.elements()[0])) {
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
-    throw_unavailable(what, "the reply is not what recall's script returns (is this Redis 7?)");
+    throw_unavailable(what, "the reply is not what recall's functions return (is this Redis 7?)");
   }
   return r;
 }
@@ -152,7 +168,7 @@ void redis_session_storage::apply_ends(const redis_reply& ends) const {
 }
 
 redis_session_storage::outcome redis_session_storage::run(
-    redis_session_record& rec, const redis_script& script,
+    redis_session_record& rec, const std::string& function,
     std::initializer_list<std::string_view> op_args, std::string_view what, bool create) {
   for (int attempt = 0;; ++attempt) {
     const bool creating = create && !rec.stored;
@@ -163,16 +179,18 @@ redis_session_storage::outcome redis_session_storage::run(
       suffix = session_format::key_suffix(full);
       meta = format_.meta(full, rec.tag, rec.user, rec.created_ms);
       created = std::to_string(rec.created_ms);
+    } else if (rec.deadline_ms != 0) {
+      meta = std::to_string(rec.deadline_ms);  // the 't' field's place carries the deadline
     }
     const std::string now = std::to_string(now_ms());
     std::vector<std::string_view> args{now, suffix, creating ? "1" : "", meta, created, rec.user};
     args.insert(args.end(), op_args.begin(), op_args.end());
-    const redis_reply r = call(script, args, what);
+    const redis_reply r = call(function, args, what);
     const auto& e = r.elements();
     if (e.size() != 5 || !is_text(e[1]) || !is_int(e[2]) || e[0].integer() < 0 ||
         e[0].integer() > static_cast<int>(session_reply::corrupt)) {
       rejected_storage_.fetch_add(1, std::memory_order_relaxed);
-      throw_unavailable(what, "the reply is not what recall's script returns");
+      throw_unavailable(what, "the reply is not what recall's functions return");
     }
     apply_ends(e[4]);
     outcome o;
@@ -184,6 +202,7 @@ redis_session_storage::outcome redis_session_storage::run(
         rec.id = std::move(id);
         created_.fetch_add(1, std::memory_order_relaxed);
       }
+      if (e[1].str() != rec.suffix) rec.deadline_ms = 0;  // followed a rotation
       rec.suffix = std::string(e[1].str());
     }
     o.bytes = static_cast<std::size_t>(std::max<std::int64_t>(e[2].integer(), 0));
@@ -217,7 +236,7 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     return fresh(rejected_id_reason::malformed, id.size(), who, now);
   const sha256_digest full = format_.id_hash(id);
   std::string suffix = session_format::key_suffix(full);
-  // A read needs no script: the session and both deadlines in one round
+  // A read needs no function: the session and both deadlines in one round
   // trip. Commands of other clients may run between the three; each order
   // they can produce reads as a session that is live, or as one that was
   // ended or rotated, which the old id must not open anyway.
@@ -273,7 +292,7 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     // if it expired (unless another replica moved its deadline meanwhile).
     const std::string now_s = std::to_string(now);
     const std::array<std::string_view, 2> args{now_s, suffix};
-    const redis_reply e = call(scripts_.refresh, args, "open");
+    const redis_reply e = call(functions_.refresh, args, "open");
     if (e.elements().size() == 2) apply_ends(e.elements()[1]);
     switch (e.elements()[0].integer()) {
       case 1:
@@ -292,6 +311,7 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
     return unknown();
   }
+  rec->deadline_ms = *deadline;  // a lower bound: the refresh above may have moved it
   if (signing_in) return sign_in(std::move(rec), who, now);
   return {std::move(rec), false, false, std::nullopt};
 }
@@ -344,12 +364,13 @@ opened_session redis_session_storage::sign_in(std::shared_ptr<redis_session_reco
     const std::string meta = format_.meta(full, rec->tag, who.user, rec->created_ms);
     const std::string now_s = std::to_string(now_ms());
     const std::array<std::string_view, 5> args{now_s, rec->suffix, suffix, meta, who.user};
-    const redis_reply r = call(scripts_.sign_in, args, "sign-in");
+    const redis_reply r = call(functions_.sign_in, args, "sign-in");
     if (r.elements().size() == 2) apply_ends(r.elements()[1]);
     switch (r.elements()[0].integer()) {
       case 0:
         rec->id = std::move(id);
         rec->suffix = std::move(suffix);
+        rec->deadline_ms = 0;
         rec->user = who.user;
         rotated_.fetch_add(1, std::memory_order_relaxed);
         return {std::move(rec), false, true, std::nullopt};
@@ -400,7 +421,7 @@ void redis_session_storage::rotate(const record_ptr& r) {
                         "Open the session again to start a new one");
   }
   if (!rec.stored) {
-    run(rec, scripts_.store, {}, "rotate", true);
+    run(rec, functions_.store, {}, "rotate", true);
     rotated_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -409,7 +430,7 @@ void redis_session_storage::rotate(const record_ptr& r) {
     const sha256_digest full = format_.id_hash(id);
     const std::string suffix = session_format::key_suffix(full);
     const std::string meta = format_.meta(full, rec.tag, rec.user, rec.created_ms);
-    const outcome o = run(rec, scripts_.rotate, {suffix, meta, rec.user}, "rotate", false);
+    const outcome o = run(rec, functions_.rotate, {suffix, meta, rec.user}, "rotate", false);
     switch (o.status) {
       case session_reply::ok:
         rec.id = std::move(id);
@@ -430,7 +451,7 @@ void redis_session_storage::rotate(const record_ptr& r) {
 void redis_session_storage::end(const record_ptr& r) {
   auto& rec = static_cast<redis_session_record&>(*r);
   if (rec.ended) return;
-  if (rec.stored) run(rec, scripts_.end, {}, "end", false);
+  if (rec.stored) run(rec, functions_.end, {}, "end", false);
   mark_ended(rec);
   announce_session_end(rec.tag);
 }
@@ -439,7 +460,7 @@ std::size_t redis_session_storage::end_all(std::string_view user) {
   if (user.empty()) return 0;
   const std::string now = std::to_string(now_ms());
   const std::array<std::string_view, 2> args{now, user};
-  const redis_reply r = call(scripts_.end_all, args, "end_all");
+  const redis_reply r = call(functions_.end_all, args, "end_all");
   if (r.elements().size() == 2) apply_ends(r.elements()[1]);
   return static_cast<std::size_t>(std::max<std::int64_t>(r.elements()[0].integer(), 0));
 }
@@ -449,7 +470,7 @@ std::size_t redis_session_storage::cleanup() {
   for (;;) {
     const std::string now = std::to_string(now_ms());
     const std::array<std::string_view, 2> args{now, "1000"};
-    const redis_reply r = call(scripts_.cleanup, args, "cleanup");
+    const redis_reply r = call(functions_.cleanup, args, "cleanup");
     if (r.elements().size() == 2 && r.elements()[1].kind() == redis_reply_kind::array) {
       ended += r.elements()[1].elements().size() / 2;
       apply_ends(r.elements()[1]);

@@ -1,7 +1,7 @@
 // Sessions in Redis, behind the session_storage seam (docs/redis.md,
 // "Sessions"). A handle's record holds the session as open() fetched it (the
-// snapshot) plus the request's own writes; every write is one script call
-// (session_scripts.hpp) that changes one key of the session on the server,
+// snapshot) plus the request's own writes; every write is one function call
+// (session_functions.hpp) that changes one key of the session on the server,
 // checking the quota, the kind of the key and the session's liveness there.
 //
 // Thread safety: as session_storage. A record belongs to one handle (one
@@ -23,7 +23,7 @@
 #include "recall/redis.hpp"
 #include "recall/redis_sessions.hpp"
 #include "session_format.hpp"
-#include "session_scripts.hpp"
+#include "session_functions.hpp"
 
 namespace recall::detail {
 
@@ -36,6 +36,9 @@ struct redis_session_record final : session_record {
   std::string user;
   std::int64_t created_ms;
   std::size_t used = 0;  // quota bytes, as the server last said
+  // The deadline open() read for `suffix` (0: unknown). It only moves later
+  // while the session lives, so writes send it and spare the server a read.
+  std::int64_t deadline_ms = 0;
   bool stored = false;
   bool ended = false;  // as far as this request knows
   // Key (without the '.' of its field) and stored bytes, as open() read them
@@ -80,7 +83,7 @@ class redis_session_storage final : public session_storage, private session_coun
   session_stats stats() const override;
 
  private:
-  // What a handle operation's script answered.
+  // What a handle operation's function answered.
   struct outcome {
     session_reply status = session_reply::ok;
     std::size_t bytes = 0;
@@ -90,15 +93,16 @@ class redis_session_storage final : public session_storage, private session_coun
   using slot = std::pair<std::string, std::string>;
 
   std::int64_t now_ms() const;
-  // One script call; a call without a usable reply throws storage_unavailable.
-  redis_reply call(const redis_script& script, std::span<const std::string_view> args,
+  // One FCALL, loading the library first when Redis does not have it; a call
+  // without a usable reply throws storage_unavailable.
+  redis_reply call(const std::string& function, std::span<const std::string_view> args,
                    std::string_view what) const;
   // A handle operation on the record's session (created first when it is not
   // stored yet and `create`). Counts and announces the sessions it ended,
   // follows a rotation, and marks the record ended when the session is gone.
-  outcome run(redis_session_record& rec, const redis_script& script,
+  outcome run(redis_session_record& rec, const std::string& function,
               std::initializer_list<std::string_view> op_args, std::string_view what, bool create);
-  // Counts each (cause, tag) pair of a script's reply and announces the tags.
+  // Counts each (cause, tag) pair of a function's reply and announces the tags.
   void apply_ends(const redis_reply& ends) const;
 
   opened_session fresh(rejected_id_reason reason, std::size_t length, const identity& who,
@@ -122,7 +126,7 @@ class redis_session_storage final : public session_storage, private session_coun
   std::shared_ptr<redis_client> client_;
   const std::string prefix_;
   const session_format format_;
-  const session_scripts scripts_;
+  const session_functions functions_;
   mutable std::atomic<std::uint64_t> live_{0};  // the last count Redis gave
   redis_subscription ends_;
 };

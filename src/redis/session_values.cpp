@@ -1,5 +1,5 @@
 // Values, lists and maps of sessions in Redis: reads from the request's
-// snapshot, each write one script call that changes one key on the server.
+// snapshot, each write one function call that changes one key on the server.
 // Every stored byte read back is checked (its MAC binds it to this session
 // and key) before the codec sees it.
 #include <fmt/format.h>
@@ -61,7 +61,7 @@ void redis_session_storage::check_write(const outcome& o, std::string_view key,
     case session_reply::corrupt:
       throw_corrupt(key, "cannot be parsed as a list or a map", codec_errc::malformed_payload);
     default:
-      throw_unavailable(what, "the script answered what this operation never asks for");
+      throw_unavailable(what, "the function answered what this operation never asks for");
   }
 }
 
@@ -82,7 +82,7 @@ bool redis_session_storage::read(const record_ptr& r, std::string_view key,
   if (v->version < current_version) {
     // Dropped on the server only if nobody replaced it meanwhile.
     const std::string expected = s->second;
-    run(rec, scripts_.drop, {field_of(key), expected}, "drop a stale value", false);
+    run(rec, functions_.drop, {field_of(key), expected}, "drop a stale value", false);
     if (slot* still = find(rec, key)) {
       *still = std::move(rec.values.back());
       rec.values.pop_back();
@@ -101,7 +101,7 @@ void redis_session_storage::write(const record_ptr& r, std::string_view key, val
       to_compact(value.ops ? value.ops->encode(value.data) : std::string_view(value.data));
   std::string stored = format_.value(rec.tag, key, compact, value.version);
   const std::string version = value.version == 0 ? std::string() : big_endian(value.version);
-  const outcome o = run(rec, scripts_.set, {field_of(key), stored, version}, "write to", true);
+  const outcome o = run(rec, functions_.set, {field_of(key), stored, version}, "write to", true);
   check_write(o, key, "write to");
   if (o.status != session_reply::ok) return;  // a newer version is stored: keep what we saw
   if (slot* s = find(rec, key)) {
@@ -118,7 +118,7 @@ bool redis_session_storage::contains(const record_ptr& r, std::string_view key) 
 bool redis_session_storage::erase(const record_ptr& r, std::string_view key) {
   auto& rec = record_of(r);
   if (rec.ended || !rec.stored) return false;
-  const outcome o = run(rec, scripts_.erase, {field_of(key)}, "erase from", false);
+  const outcome o = run(rec, functions_.erase, {field_of(key)}, "erase from", false);
   if (o.status != session_reply::ok) return false;
   if (slot* s = find(rec, key)) {
     *s = std::move(rec.values.back());
@@ -130,7 +130,7 @@ bool redis_session_storage::erase(const record_ptr& r, std::string_view key) {
 void redis_session_storage::clear(const record_ptr& r) {
   auto& rec = record_of(r);
   if (rec.ended || !rec.stored) return;
-  const outcome o = run(rec, scripts_.clear, {}, "clear", false);
+  const outcome o = run(rec, functions_.clear, {}, "clear", false);
   if (o.status == session_reply::ok) rec.values.clear();
 }
 
@@ -142,7 +142,7 @@ void redis_session_storage::list_push(const record_ptr& r, std::string_view key,
   if (rec.ended) throw_ended("cannot write to");
   const std::string frame = format_.item(rec.tag, key, to_compact(item));
   const std::string cap = std::to_string(n);
-  const outcome o = run(rec, scripts_.list_push, {field_of(key), frame, cap}, "push to", true);
+  const outcome o = run(rec, functions_.list_push, {field_of(key), frame, cap}, "push to", true);
   check_write(o, key, "push to");
   slot* s = find(rec, key);
   const auto kind = s ? parse_stored(s->second) : std::nullopt;
@@ -188,7 +188,7 @@ void redis_session_storage::map_put(const record_ptr& r, std::string_view key, s
   if (rec.ended) throw_ended("cannot write to");
   const std::string frame = format_.entry(rec.tag, key, to_compact(k), to_compact(v));
   const std::string cap = std::to_string(n);
-  const outcome o = run(rec, scripts_.map_put, {field_of(key), frame, cap}, "put into", true);
+  const outcome o = run(rec, functions_.map_put, {field_of(key), frame, cap}, "put into", true);
   check_write(o, key, "put into");
   slot* s = find(rec, key);
   const auto kind = s ? parse_stored(s->second) : std::nullopt;
@@ -222,7 +222,7 @@ bool redis_session_storage::map_get(const record_ptr& r, std::string_view key, s
   }
   const std::string encoded = from_compact(entry_value(*hit));
   // The use is marked on the server (the map's LRU order is the fleet's).
-  const outcome o = run(rec, scripts_.map_touch, {field_of(key), kc}, "mark a use in", false);
+  const outcome o = run(rec, functions_.map_touch, {field_of(key), kc}, "mark a use in", false);
   if (o.status == session_reply::ended) return false;
   check_write(o, key, "mark a use in");
   if ((s = find(rec, key))) s->second = map_touched(s->second, kc);
@@ -252,7 +252,7 @@ bool redis_session_storage::map_erase(const record_ptr& r, std::string_view key,
   auto& rec = record_of(r);
   if (rec.ended || !rec.stored) return false;
   const std::string kc = to_compact(k);
-  const outcome o = run(rec, scripts_.map_erase, {field_of(key), kc}, "erase from", false);
+  const outcome o = run(rec, functions_.map_erase, {field_of(key), kc}, "erase from", false);
   if (o.status == session_reply::ended) return false;
   check_write(o, key, "erase from");
   if (slot* s = find(rec, key)) {

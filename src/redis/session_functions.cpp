@@ -1,8 +1,10 @@
-#include "session_scripts.hpp"
+#include "session_functions.hpp"
 
 #include <fmt/format.h>
 
 #include <cstdint>
+
+#include "recall/detail/sha256.hpp"
 
 namespace recall::detail {
 namespace {
@@ -14,13 +16,10 @@ std::string lua_string(std::string_view s) {
   return out + "\"";
 }
 
-// Scripts carry a shebang: Redis 7 then refuses a script that may write as a
-// whole when it is out of memory, instead of failing it halfway.
-std::string constants(const session_script_config& c) {
+std::string constants(const session_function_config& c) {
   const long long max_per_user =
       c.max_sessions_per_user == SIZE_MAX ? -1 : static_cast<long long>(c.max_sessions_per_user);
   return fmt::format(
-      "#!lua\n"
       "local P = {}\n"
       "local IDLE, ABS, GRAN = {}, {}, {}\n"
       "local MAXS, MAXU, MAXB = {}, {}, {}\n"
@@ -35,10 +34,12 @@ std::string constants(const session_script_config& c) {
 // after an end. The zsets z:0 (anonymous) and z:1 (signed in) hold every live
 // session with its deadline as score; u:<user> the user's sessions with the
 // time each was bound.
+//
+// NOW, ARGV (the call's arguments) and E (the sessions the call ended) are
+// set at the start of each call (see `call` below).
 constexpr const char* base = R"lua(
-local NOW = tonumber(ARGV[1])
+local NOW, ARGV, E
 local Z0, Z1, CH = P .. 'z:0', P .. 'z:1', P .. 'ended'
-local E = {}
 
 local function zkey(u) if u == '' then return Z0 end return Z1 end
 
@@ -135,17 +136,21 @@ end
 // What the operations of a handle share: following rotations to the live
 // session, or creating it at its first write; the framing of lists and maps.
 constexpr const char* handle = R"lua(
-local function live(h, ...)
+-- known: h's deadline as the caller read it, or nil. While a session lives
+-- its deadline only moves later (every end, rotation and sign-in leaves a
+-- tombstone in its hash), so before that deadline it needs no ZSCORE.
+local function live(h, known, ...)
   for _ = 1, 256 do
     local c, u, t, x, m = meta(h, ...)
     if c then
-      local d = tonumber(redis.call('ZSCORE', zkey(u), h))
+      local d = known
+      if not d or NOW >= d then d = tonumber(redis.call('ZSCORE', zkey(u), h)) end
       if not d then finish(h, u, t) return nil, 1 end
       if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return nil, 1 end
       return h, u, t, m
     end
     if not x or x == '' then return nil, 1 end
-    h = x
+    h, known = x, nil
   end
   return nil, 1
 end
@@ -157,7 +162,7 @@ local function target(field)
     local h, u, t = create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6])
     return h, u, t, 0, nil
   end
-  local h, u, t, m = live(ARGV[2], 'b', field)
+  local h, u, t, m = live(ARGV[2], tonumber(ARGV[4]), 'b', field)
   if not h then return h, u end
   return h, u, t, tonumber(m[5]) or 0, m[6] or nil
 end
@@ -212,6 +217,13 @@ end
 
 local function over(oldw, neww, total)
   return neww > oldw and (total > MAXB or neww > 4294967295)
+end
+
+local function call(body)
+  return function(_, args)
+    NOW, ARGV, E = tonumber(args[1]), args, {}
+    return body()
+  end
 end
 )lua";
 
@@ -465,21 +477,41 @@ return {sweep(Z0, limit) + sweep(Z1, limit), E}
 
 }  // namespace
 
-session_scripts::session_scripts(const session_script_config& c)
-    : refresh(constants(c) + base + refresh_body),
-      sign_in(constants(c) + base + bounds + sign_in_body),
-      store(constants(c) + base + bounds + handle + store_body),
-      set(constants(c) + base + bounds + handle + set_body),
-      drop(constants(c) + base + bounds + handle + drop_body),
-      erase(constants(c) + base + bounds + handle + erase_body),
-      clear(constants(c) + base + bounds + handle + clear_body),
-      list_push(constants(c) + base + bounds + handle + list_push_body),
-      map_put(constants(c) + base + bounds + handle + map_put_body),
-      map_touch(constants(c) + base + bounds + handle + map_touch_body),
-      map_erase(constants(c) + base + bounds + handle + map_erase_body),
-      rotate(constants(c) + base + bounds + handle + rotate_body),
-      end(constants(c) + base + bounds + handle + end_body),
-      end_all(constants(c) + base + end_all_body),
-      cleanup(constants(c) + base + bounds + cleanup_body) {}
+session_functions::session_functions(const session_function_config& config) {
+  struct entry {
+    std::string* name;
+    const char* operation;
+    const char* body;
+  };
+  const entry functions[] = {{&refresh, "refresh", refresh_body},
+                             {&sign_in, "sign_in", sign_in_body},
+                             {&store, "store", store_body},
+                             {&set, "set", set_body},
+                             {&drop, "drop", drop_body},
+                             {&erase, "erase", erase_body},
+                             {&clear, "clear", clear_body},
+                             {&list_push, "list_push", list_push_body},
+                             {&map_put, "map_put", map_put_body},
+                             {&map_touch, "map_touch", map_touch_body},
+                             {&map_erase, "map_erase", map_erase_body},
+                             {&rotate, "rotate", rotate_body},
+                             {&end, "end", end_body},
+                             {&end_all, "end_all", end_all_body},
+                             {&cleanup, "cleanup", cleanup_body}};
+  std::string code = constants(config) + base + bounds + handle;
+  for (const entry& f : functions) code += f.body;
+  const sha256_digest digest = sha256_of(code);
+  library = "recall_sessions_v1_";
+  for (std::size_t i = 0; i < 6; ++i) library += fmt::format("{:02x}", digest[i]);
+  // No flags: Redis treats every function as one that may write, and refuses
+  // it as a whole when it is out of memory instead of failing it halfway.
+  load_source =
+      fmt::format("#!lua name={}\n{}{}{}{}", library, constants(config), base, bounds, handle);
+  for (const entry& f : functions) {
+    *f.name = fmt::format("{}_{}", library, f.operation);
+    load_source +=
+        fmt::format("redis.register_function('{}', call(function()\n{}end))\n", *f.name, f.body);
+  }
+}
 
 }  // namespace recall::detail
