@@ -414,12 +414,7 @@ std::size_t redis_session_storage::bytes(const record_ptr& r) {
 
 void redis_session_storage::rotate(const record_ptr& r) {
   auto& rec = static_cast<redis_session_record&>(*r);
-  if (rec.ended) {
-    throw session_error(session_errc::ended,
-                        "recall: cannot rotate the id of a session that has ended (logged out, "
-                        "expired or evicted, possibly by another request); nothing was stored. "
-                        "Open the session again to start a new one");
-  }
+  if (rec.ended) throw_ended("cannot rotate the id of");
   if (!rec.stored) {
     run(rec, functions_.store, {}, "rotate", true);
     rotated_.fetch_add(1, std::memory_order_relaxed);
