@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "recall/detail/xxhash.hpp"
 #include "recall/session.hpp"
@@ -74,9 +75,16 @@ session_slot& add_slot(session_state& st) {
   return st.more->back();
 }
 
-// Empties the table; a free slot in place holds no heap.
+// A slot as new, its heap freed. (Assigning an empty slot would not do: a
+// std::string assigned a short one keeps its own buffer.)
+void reset_slot(session_slot& s) noexcept {
+  std::destroy_at(&s);
+  std::construct_at(&s);
+}
+
+// Empties the table.
 void clear_slots(session_state& st) noexcept {
-  for (std::size_t i = 0; i < st.in_place; ++i) st.slots[i] = session_slot{};
+  for (std::size_t i = 0; i < st.in_place; ++i) reset_slot(st.slots[i]);
   st.in_place = 0;
   st.more.reset();
 }
@@ -92,13 +100,15 @@ std::size_t slot_heap(const session_slot& s);
 void erase_slot(session_state& st, session_slot* slot) {
   st.used -= slot->bytes;
   st.heap -= slot_heap(*slot);
+  // Swapped, not move-assigned: a string move-assigned a short one keeps its
+  // buffer, which the accounting above has just given back.
   session_slot& last = st.more ? st.more->back() : st.slots[st.in_place - 1];
-  if (slot != &last) *slot = std::move(last);
+  if (slot != &last) std::swap(*slot, last);
   if (st.more) {
     st.more->pop_back();
     if (st.more->empty()) st.more.reset();
   } else {
-    last = session_slot{};
+    reset_slot(last);
     --st.in_place;
   }
 }
