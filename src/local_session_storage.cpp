@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "recall/detail/xxhash.hpp"
 #include "recall/session.hpp"
@@ -29,7 +30,7 @@ std::uint64_t random_seed() {
 // Screens slots before their keys are compared: the length and the first
 // and last (up to) eight bytes, mixed. Session keys are chosen by the
 // application, not by clients, so this needs no secret seed.
-std::uint32_t hash_of(std::string_view key) noexcept {
+inline std::uint32_t hash_of(std::string_view key) noexcept {
   const char* p = key.data();
   const std::size_t n = key.size();
   std::uint64_t head = 0, tail = 0;
@@ -52,10 +53,46 @@ std::uint32_t hash_of(std::string_view key) noexcept {
 
 session_slot* find_slot(session_state& st, std::string_view key) noexcept {
   const std::uint32_t h = hash_of(key);
-  for (session_slot& s : st.values) {
+  for (std::size_t i = 0; i < st.in_place; ++i) {
+    session_slot& s = st.slots[i];
     if (s.hash == h && s.key == key) return &s;
   }
+  if (st.more) {
+    for (session_slot& s : *st.more) {
+      if (s.hash == h && s.key == key) return &s;
+    }
+  }
   return nullptr;
+}
+
+// An empty slot at the end of the table. If it throws, the table is unchanged.
+session_slot& add_slot(session_state& st) {
+  if (st.in_place < st.slots.size()) return st.slots[st.in_place++];
+  if (st.more) return st.more->emplace_back();
+  auto more = std::make_unique<std::vector<session_slot>>();
+  more->emplace_back();
+  st.more = std::move(more);
+  return st.more->back();
+}
+
+// A slot as new, its heap freed. (Assigning an empty slot would not do: a
+// std::string assigned a short one keeps its own buffer.)
+void reset_slot(session_slot& s) noexcept {
+  std::destroy_at(&s);
+  std::construct_at(&s);
+}
+
+// Empties the table.
+void clear_slots(session_state& st) noexcept {
+  for (std::size_t i = 0; i < st.in_place; ++i) reset_slot(st.slots[i]);
+  st.in_place = 0;
+  st.more.reset();
+}
+
+// The heap the table holds beyond the session's own allocation.
+std::size_t table_heap(const session_state& st) noexcept {
+  if (!st.more) return 0;
+  return heap_chunk(sizeof(*st.more)) + heap_chunk(st.more->capacity() * sizeof(session_slot));
 }
 
 std::size_t slot_heap(const session_slot& s);
@@ -63,21 +100,31 @@ std::size_t slot_heap(const session_slot& s);
 void erase_slot(session_state& st, session_slot* slot) {
   st.used -= slot->bytes;
   st.heap -= slot_heap(*slot);
-  if (slot != &st.values.back()) *slot = std::move(st.values.back());
-  st.values.pop_back();
-  if (st.values.empty()) st.values.shrink_to_fit();  // an emptied session holds no table
+  // Swapped, not move-assigned: a string move-assigned a short one keeps its
+  // buffer, which the accounting above has just given back.
+  session_slot& last = st.more ? st.more->back() : st.slots[st.in_place - 1];
+  if (slot != &last) std::swap(*slot, last);
+  if (st.more) {
+    st.more->pop_back();
+    if (st.more->empty()) st.more.reset();
+  } else {
+    reset_slot(last);
+    --st.in_place;
+  }
 }
 
 session_list_slot* list_of(session_slot* slot, std::string_view key) {
   if (!slot) return nullptr;
-  auto* l = slot->aggregate ? std::get_if<session_list_slot>(slot->aggregate.get()) : nullptr;
+  auto* l =
+      slot->kind.aggregate() ? std::get_if<session_list_slot>(slot->kind.aggregate()) : nullptr;
   if (!l) throw_wrong_kind(key, "a list");
   return l;
 }
 
 session_map_slot* map_of(session_slot* slot, std::string_view key) {
   if (!slot) return nullptr;
-  auto* m = slot->aggregate ? std::get_if<session_map_slot>(slot->aggregate.get()) : nullptr;
+  auto* m =
+      slot->kind.aggregate() ? std::get_if<session_map_slot>(slot->kind.aggregate()) : nullptr;
   if (!m) throw_wrong_kind(key, "a map");
   return m;
 }
@@ -85,13 +132,14 @@ session_map_slot* map_of(session_slot* slot, std::string_view key) {
 // The heap a slot holds beyond its place in the session's table.
 std::size_t slot_heap(const session_slot& s) {
   std::size_t n = string_heap(s.key) + string_heap(s.data);
-  if (!s.aggregate) return n;
+  const session_aggregate* a = s.kind.aggregate();
+  if (!a) return n;
   n += heap_chunk(sizeof(session_aggregate));
-  if (const auto* l = std::get_if<session_list_slot>(s.aggregate.get())) {
+  if (const auto* l = std::get_if<session_list_slot>(a)) {
     n += heap_chunk(l->ring.capacity() * sizeof(std::string));
     for (const auto& item : l->ring) n += string_heap(item);
   } else {
-    const auto& m = std::get<session_map_slot>(*s.aggregate);
+    const auto& m = std::get<session_map_slot>(*a);
     n += heap_chunk(m.entries.capacity() * sizeof(m.entries[0]));
     for (const auto& [k, v] : m.entries) n += string_heap(k) + string_heap(v);
   }
@@ -104,6 +152,8 @@ entries::iterator find_entry(entries& e, std::string_view kb) {
 }
 
 }  // namespace
+
+void slot_kind::free_aggregate(session_aggregate* a) noexcept { delete a; }
 
 local_session_storage::local_session_storage(const session_options& options)
     : options_(options),
@@ -344,8 +394,7 @@ void local_session_storage::end_state(const state_ptr& st, end_cause cause) {
     std::lock_guard lock(st->mu);
     if (st->ended) return;
     st->ended = true;
-    st->values.clear();
-    st->values.shrink_to_fit();
+    clear_slots(*st);
     st->used = 0;
     st->heap = 0;
     k = st->k;
@@ -457,8 +506,7 @@ local_session_storage::end_cause local_session_storage::expiry_of(
 // --- accounting -------------------------------------------------------------
 
 std::size_t local_session_storage::weight_of(const session_state& st) const noexcept {
-  std::size_t w =
-      session_overhead_bytes + heap_chunk(st.values.capacity() * sizeof(session_slot)) + st.heap;
+  std::size_t w = session_overhead_bytes + table_heap(st) + st.heap;
   if (!st.user.empty()) {
     w += string_heap(st.user) + session_user_index::bytes_per_session(st.user.size());
   }
@@ -531,9 +579,9 @@ bool local_session_storage::read(const record_ptr& r, std::string_view key,
     std::lock_guard lock(st.mu);
     session_slot* slot = find_slot(st, key);
     if (!slot) return false;
-    if (slot->aggregate) throw_wrong_kind(key, "a single value");
+    if (slot->kind.aggregate()) throw_wrong_kind(key, "a single value");
     if (slot->version >= current_version) {
-      found(value_read{slot->data, slot->ops});
+      found(value_read{slot->data, slot->kind.ops()});
       return true;
     }
     erase_slot(st, slot);
@@ -563,15 +611,14 @@ void local_session_storage::write(const record_ptr& r, std::string_view key, val
     const std::size_t new_bytes = key.size() + value.encoded_size;
     check_quota(*st, key, old_bytes, new_bytes);
     if (!slot) {
-      slot = &st->values.emplace_back();
+      slot = &add_slot(*st);
       slot->key = std::string(key);
       slot->hash = hash_of(key);
     }
     const std::size_t old_heap = slot_heap(*slot);
     slot->data = std::move(value.data);
-    slot->ops = value.ops;
+    slot->kind.set_ops(value.ops);
     slot->version = value.version;
-    slot->aggregate.reset();
     slot->bytes = static_cast<std::uint32_t>(new_bytes);
     st->used = st->used - old_bytes + new_bytes;
     st->heap = st->heap - old_heap + slot_heap(*slot);
@@ -599,8 +646,7 @@ void local_session_storage::clear(const record_ptr& r) {
   std::optional<weight_change> change;
   {
     std::lock_guard lock(st.mu);
-    st.values.clear();
-    st.values.shrink_to_fit();
+    clear_slots(st);
     st.used = 0;
     st.heap = 0;
     change = take_weight(st);
@@ -652,15 +698,14 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
       for (const auto& i : next.ring) new_bytes += i.size();
       check_quota(*st, key, old_bytes, new_bytes);
       if (!slot) {
-        slot = &st->values.emplace_back();
+        slot = &add_slot(*st);
         slot->key = std::string(key);
         slot->hash = hash_of(key);
       }
       const std::size_t old_heap = slot_heap(*slot);
       slot->data.clear();
       slot->data.shrink_to_fit();
-      slot->ops = nullptr;
-      slot->aggregate = std::make_unique<session_aggregate>(std::move(next));
+      slot->kind.set_aggregate(std::make_unique<session_aggregate>(std::move(next)));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used = st->used - old_bytes + new_bytes;
       st->heap = st->heap - old_heap + slot_heap(*slot);
@@ -700,10 +745,10 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
       check_quota(*st, key, 0, new_bytes);
       session_map_slot fresh_map;
       fresh_map.entries.emplace_back(std::move(kb), std::move(vb));
-      slot = &st->values.emplace_back();
+      slot = &add_slot(*st);
       slot->key = std::string(key);
       slot->hash = hash_of(key);
-      slot->aggregate = std::make_unique<session_aggregate>(std::move(fresh_map));
+      slot->kind.set_aggregate(std::make_unique<session_aggregate>(std::move(fresh_map)));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used += new_bytes;
       st->heap += slot_heap(*slot);

@@ -424,6 +424,45 @@ TEST_CASE("stats and accounted bytes are exact") {
   CHECK(a.get<std::string>("region") == "EU");
 }
 
+TEST_CASE(
+    "values past the two held in place: any one erased, the others and the bytes stay right") {
+  fixture f;
+  recall::session_store store(f.options());
+  const std::string long_text(100, 'x');  // on the heap, so its bytes must come back
+  for (int count = 1; count <= 6; ++count) {
+    for (int gone = 0; gone < count; ++gone) {
+      auto s = store.open("");
+      auto key = [](int i) { return "k" + std::to_string(i); };
+      for (int i = 0; i < count; ++i) {
+        if (i == 1) {
+          s.list<int>(key(i), 4).push_back(i);
+        } else if (i == 2) {
+          s.map<int, int>(key(i), 4).put(i, i);
+        } else {
+          s.set(key(i), long_text + std::to_string(i));
+        }
+      }
+      INFO("count " << count << ", erased first " << gone);
+      CHECK(s.erase(key(gone)));
+      CHECK_FALSE(s.contains(key(gone)));
+      for (int i = 0; i < count; ++i) {
+        if (i == gone) continue;
+        if (i == 1) {
+          CHECK(s.list<int>(key(i), 4).size() == 1);
+        } else if (i == 2) {
+          CHECK(s.map<int, int>(key(i), 4).get(i) == i);
+        } else {
+          CHECK(s.get<std::string>(key(i)) == long_text + std::to_string(i));
+        }
+      }
+      for (int i = 0; i < count; ++i) s.erase(key(i));
+      CHECK(s.bytes() == 0);
+      CHECK(store.stats().bytes == recall::session_overhead_bytes);
+      s.end();
+    }
+  }
+}
+
 TEST_CASE("type mismatches are typed errors") {
   fixture f;
   recall::session_store store(f.options());

@@ -119,10 +119,11 @@ struct rejected_id {
 };
 
 // What an empty stored session is charged towards max_total_bytes: its state
-// object, its engine entry (node, map slot, deadline index, ghost) and its
-// share of the engine's tables, measured with glibc (docs/sessions.md,
-// "Accounting"). Each value then adds what it holds on the heap.
-inline constexpr std::size_t session_overhead_bytes = 440;
+// object (with room for two values in place), its engine entry (node, map
+// slot, deadline index, ghost) and its share of the engine's tables, measured
+// with glibc (docs/sessions.md, "Accounting"). Each value then adds what it
+// holds on the heap.
+inline constexpr std::size_t session_overhead_bytes = 600;
 
 struct session_options;
 

@@ -24,6 +24,7 @@
 #include "recall/clock.hpp"
 #include "recall/detail/session_storage.hpp"
 #include "recall/detail/small_mutex.hpp"
+#include "recall/export.hpp"
 #include "recall/key.hpp"
 
 namespace recall::detail {
@@ -71,17 +72,69 @@ struct session_map_slot {
 
 using session_aggregate = std::variant<session_list_slot, session_map_slot>;
 
+// What a key holds besides its encoded bytes: a single value's codec (null
+// for a value stored already encoded), or a list or a map that it owns. One
+// word, the low bit telling which, so that a slot stays at 88 bytes and two
+// of them fit in the session's own allocation (see session_state).
+class slot_kind {
+ public:
+  slot_kind() = default;
+  slot_kind(slot_kind&& o) noexcept : bits_(std::exchange(o.bits_, 0)) {}
+  slot_kind& operator=(slot_kind&& o) noexcept {
+    if (this != &o) {
+      reset();
+      bits_ = std::exchange(o.bits_, 0);
+    }
+    return *this;
+  }
+  ~slot_kind() { reset(); }
+
+  const value_ops* ops() const noexcept {
+    return bits_ & aggregate_bit ? nullptr : reinterpret_cast<const value_ops*>(bits_);
+  }
+  session_aggregate* aggregate() const noexcept {
+    return bits_ & aggregate_bit ? reinterpret_cast<session_aggregate*>(bits_ & ~aggregate_bit)
+                                 : nullptr;
+  }
+  void set_ops(const value_ops* ops) noexcept {
+    reset();
+    bits_ = reinterpret_cast<std::uintptr_t>(ops);
+  }
+  void set_aggregate(std::unique_ptr<session_aggregate> a) noexcept {
+    reset();
+    bits_ = reinterpret_cast<std::uintptr_t>(a.release()) | aggregate_bit;
+  }
+
+ private:
+  static constexpr std::uintptr_t aggregate_bit = 1;
+  static_assert(alignof(value_ops) > aggregate_bit && alignof(session_aggregate) > aggregate_bit);
+
+  void reset() noexcept {
+    if (bits_ & aggregate_bit) free_aggregate(aggregate());
+    bits_ = 0;
+  }
+  // Out of line: lists and maps are the rare case, and their destructor is
+  // large enough to crowd the inlining of the request path.
+  RECALL_EXPORT static void free_aggregate(session_aggregate* a) noexcept;
+
+  std::uintptr_t bits_ = 0;
+};
+
 // One key of a session. A single value lives in `data` (see value_ops); a
-// list or a map in `aggregate`.
+// list or a map in `kind`.
 struct session_slot {
   std::string key;
   std::string data;
   std::uint64_t version = 0;
-  const value_ops* ops = nullptr;
-  std::unique_ptr<session_aggregate> aggregate;
+  slot_kind kind;
   std::uint32_t hash = 0;   // of the key: compared before the key
   std::uint32_t bytes = 0;  // the key plus every encoded byte: what the quota counts
 };
+
+// The first values of a session live inside its own allocation: the two of a
+// typical session cost no allocation of their own, and the rest go to a
+// vector that exists only while they do (docs/benchmarks.md, "Memory").
+inline constexpr std::size_t session_inline_slots = 2;
 
 // The id in place (a session id has a fixed length): no allocation.
 struct inline_id {
@@ -99,21 +152,30 @@ struct session_state : session_record {
   session_state(std::uint64_t tag_, std::string user_, time_point now, time_point deadline_)
       : session_record(tag_), user(std::move(user_)), created(now), deadline(deadline_) {}
 
+  // Ordered so that no padding is left: the object, with its inline slots
+  // and std::make_shared's counts, fills one 368-byte malloc chunk.
   mutable small_mutex mu;
-  inline_id id;      // guarded: empty until stored; kept after the end (a dead id)
-  key k{};           // guarded: the engine key of the current id
-  std::string user;  // guarded: empty while anonymous
+  inline_id id;                     // guarded: empty until stored; kept after the end (a dead id)
+  std::atomic<bool> stored{false};  // set once, by the only handle of a fresh session
+  bool ended = false;               // guarded: logout, expiry or eviction happened
+  bool detached = false;            // guarded: evicted while pinned, back at the last release
+  key k{};                          // guarded: the engine key of the current id
+  std::string user;                 // guarded: empty while anonymous
   const time_point created;
-  time_point deadline;               // guarded: the engine entry's deadline
-  std::vector<session_slot> values;  // guarded
-  std::size_t used = 0;              // guarded: sum of the slots' bytes
-  std::size_t heap = 0;              // guarded: sum of the slots' heap beyond the table
-  std::size_t weight = 0;            // guarded: accounted heap, as last given to the engine
-  std::uint32_t pins = 0;            // guarded: open handles
-  std::atomic<bool> stored{false};   // set once, by the only handle of a fresh session
-  bool ended = false;                // guarded: logout, expiry or eviction happened
-  bool detached = false;             // guarded: evicted while pinned, back at the last release
-  bool indexed = false;              // guarded by the user index shard: in the user's list
+  time_point deadline;  // guarded: the engine entry's deadline
+  // guarded: the values, filled in order: slots[0, in_place), then `more`,
+  // which exists only while it holds some.
+  std::array<session_slot, session_inline_slots> slots;
+  std::unique_ptr<std::vector<session_slot>> more;
+  std::size_t used = 0;       // guarded: sum of the slots' bytes
+  std::size_t heap = 0;       // guarded: sum of the slots' heap beyond the table
+  std::size_t weight = 0;     // guarded: accounted heap, as last given to the engine
+  std::uint32_t pins = 0;     // guarded: open handles
+  bool indexed = false;       // guarded by the user index shard: in the user's list
+  std::uint8_t in_place = 0;  // guarded: how many of `slots` hold a value
 };
+// 344 bytes, plus 16 for std::make_shared's counts and malloc's 8-byte header:
+// 368. Eight bytes more would cost a 16-byte step for every session.
+static_assert(sizeof(session_state) <= 344, "recall: session_state outgrew its malloc chunk");
 
 }  // namespace recall::detail
