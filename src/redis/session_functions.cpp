@@ -196,6 +196,27 @@ end
 
 local function ekey(blob, e) return string.sub(blob, e[1] + 16, e[1] + 15 + e[3]) end
 
+-- The map in field ARGV[7] of the live session, split around the entry keyed
+-- ARGV[8]: the other entries' frames in order, and that entry. When there is
+-- no such entry (or no session, or not a map), nil and the reply to give.
+local function map_split()
+  local h, code = live(ARGV[2])
+  if not h then return nil, reply(code) end
+  local k = P .. h
+  local old = redis.call('HGET', k, ARGV[7])
+  local b = bytes(k)
+  if not old then return nil, reply(0, h, b, 0) end
+  if string.sub(old, 1, 1) ~= 'm' then return nil, reply(3, h, b) end
+  local en = entries(old)
+  if not en then return nil, reply(7, h, b) end
+  local parts, hit = {}, nil
+  for _, e in ipairs(en) do
+    if ekey(old, e) == ARGV[8] then hit = e else parts[#parts + 1] = string.sub(old, e[1], e[2]) end
+  end
+  if not hit then return nil, reply(0, h, b, 0) end
+  return {h = h, k = k, b = b, old = old, parts = parts, hit = hit}
+end
+
 local function weight(field, v)
   local w, kind = #field - 1, string.sub(v, 1, 1)
   if kind == 'v' and #v >= 17 then return w + #v + 15 end
@@ -288,26 +309,14 @@ redis.call('HSET', k, field, value, 'b', total)
 return reply(0, h, total)
 )lua";
 
-constexpr const char* drop_body = R"lua(
-local h, code = live(ARGV[2])
-if not h then return reply(code) end
-local k, field = P .. h, ARGV[7]
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
-if old ~= ARGV[8] then return reply(0, h, b, 0) end
-local total = math.max(b - (weight(field, old) or 0), 0)
-redis.call('HDEL', k, field)
-redis.call('HSET', k, 'b', total)
-return reply(0, h, total, 1)
-)lua";
-
 constexpr const char* erase_body = R"lua(
 local h, code = live(ARGV[2])
 if not h then return reply(code) end
 local k, field = P .. h, ARGV[7]
 local old = redis.call('HGET', k, field)
 local b = bytes(k)
-if not old then return reply(0, h, b, 0) end
+-- With ARGV[8] (a stale version's bytes), only if nobody replaced it since.
+if not old or (ARGV[8] and old ~= ARGV[8]) then return reply(0, h, b, 0) end
 local total = math.max(b - (weight(field, old) or 0), 0)
 redis.call('HDEL', k, field)
 redis.call('HSET', k, 'b', total)
@@ -382,45 +391,19 @@ return reply(0, h, total)
 )lua";
 
 constexpr const char* map_touch_body = R"lua(
-local h, code = live(ARGV[2])
-if not h then return reply(code) end
-local k, field, kc = P .. h, ARGV[7], ARGV[8]
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
-if not old then return reply(0, h, b, 0) end
-if string.sub(old, 1, 1) ~= 'm' then return reply(3, h, b) end
-local en = entries(old)
-if not en then return reply(7, h, b) end
-local parts, hit = {}, nil
-for _, e in ipairs(en) do
-  local s = string.sub(old, e[1], e[2])
-  if ekey(old, e) == kc then hit = s else parts[#parts + 1] = s end
-end
-if not hit then return reply(0, h, b, 0) end
-parts[#parts + 1] = hit
-redis.call('HSET', k, field, 'm' .. table.concat(parts))
-return reply(0, h, b, 1)
+local m, r = map_split()
+if not m then return r end
+m.parts[#m.parts + 1] = string.sub(m.old, m.hit[1], m.hit[2])
+redis.call('HSET', m.k, ARGV[7], 'm' .. table.concat(m.parts))
+return reply(0, m.h, m.b, 1)
 )lua";
 
 constexpr const char* map_erase_body = R"lua(
-local h, code = live(ARGV[2])
-if not h then return reply(code) end
-local k, field, kc = P .. h, ARGV[7], ARGV[8]
-local old = redis.call('HGET', k, field)
-local b = bytes(k)
-if not old then return reply(0, h, b, 0) end
-if string.sub(old, 1, 1) ~= 'm' then return reply(3, h, b) end
-local en = entries(old)
-if not en then return reply(7, h, b) end
-local parts, freed = {}, nil
-for _, e in ipairs(en) do
-  if ekey(old, e) == kc then freed = e[3] + e[4] + 48
-  else parts[#parts + 1] = string.sub(old, e[1], e[2]) end
-end
-if not freed then return reply(0, h, b, 0) end
-local total = math.max(b - freed, 0)
-redis.call('HSET', k, field, 'm' .. table.concat(parts), 'b', total)
-return reply(0, h, total, 1)
+local m, r = map_split()
+if not m then return r end
+local total = math.max(m.b - (m.hit[3] + m.hit[4] + 48), 0)
+redis.call('HSET', m.k, ARGV[7], 'm' .. table.concat(m.parts), 'b', total)
+return reply(0, m.h, total, 1)
 )lua";
 
 constexpr const char* rotate_body = R"lua(
@@ -487,7 +470,6 @@ session_functions::session_functions(const session_function_config& config) {
                              {&sign_in, "sign_in", sign_in_body},
                              {&store, "store", store_body},
                              {&set, "set", set_body},
-                             {&drop, "drop", drop_body},
                              {&erase, "erase", erase_body},
                              {&clear, "clear", clear_body},
                              {&list_push, "list_push", list_push_body},

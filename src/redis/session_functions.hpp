@@ -78,8 +78,8 @@ struct session_functions {
   // Reply: {status, current suffix, session bytes, extra, ends}.
   std::string store;      // create only
   std::string set;        // field, stored value, version ("" or 8 bytes)
-  std::string drop;       // field, the stored bytes to drop (a stale version)
-  std::string erase;      // field
+  std::string erase;      // field [, the stored bytes expected: a stale version is dropped
+                          // only if nobody replaced it]
   std::string clear;      // -
   std::string list_push;  // field, item frame, n
   std::string map_put;    // field, entry frame, n

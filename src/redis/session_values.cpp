@@ -82,7 +82,7 @@ bool redis_session_storage::read(const record_ptr& r, std::string_view key,
   if (v->version < current_version) {
     // Dropped on the server only if nobody replaced it meanwhile.
     const std::string expected = s->second;
-    run(rec, functions_.drop, {field_of(key), expected}, "drop a stale value", false);
+    run(rec, functions_.erase, {field_of(key), expected}, "drop a stale value", false);
     if (slot* still = find(rec, key)) {
       *still = std::move(rec.values.back());
       rec.values.pop_back();
