@@ -50,10 +50,10 @@ local Z0, Z1, CH = P .. 'z:0', P .. 'z:1', P .. 'ended'
 local function zkey(u) if u == '' then return Z0 end return Z1 end
 
 -- More fields than the metadata may be asked for in the same call: they come
--- back in m[5], m[6], ... (false when absent).
+-- back in m[4], m[5], ... (false when absent).
 local function meta(h, ...)
-  local m = redis.call('HMGET', P .. h, 'c', 'u', 'x', 'd', ...)
-  return tonumber(m[1]), m[2] or '', m[3], tonumber(m[4]), m
+  local m = redis.call('HMGET', P .. h, 'c', 'u', 'd', ...)
+  return tonumber(m[1]), m[2] or '', tonumber(m[3]), m
 end
 
 local function finish(h, u)
@@ -146,13 +146,14 @@ constexpr const char* handle = R"lua(
 -- without a ZSCORE; once 'd' has passed (or is missing) the zset decides.
 local function live(h, ...)
   for _ = 1, 256 do
-    local c, u, x, d, m = meta(h, ...)
+    local c, u, d, m = meta(h, ...)
     if c then
       if not d or NOW >= d then d = tonumber(redis.call('ZSCORE', zkey(u), h)) end
       if not d then finish(h, u) return nil, 1 end
       if NOW >= d then ended(expiry(c, d), finish(h, u)) return nil, 1 end
       return h, u, m
     end
+    local x = redis.call('HGET', P .. h, 'x')
     if not x or x == '' then return nil, 1 end
     h = x
   end
@@ -168,7 +169,7 @@ local function target(field)
   end
   local h, u, m = live(ARGV[2], 'b', field)
   if not h then return h, u end
-  return h, u, tonumber(m[5]) or 0, m[6] or nil
+  return h, u, tonumber(m[4]) or 0, m[5] or nil
 end
 
 local function reply(status, h, b, extra) return {status, h or '', b or 0, extra or 0, E} end
@@ -254,7 +255,7 @@ end
 
 constexpr const char* refresh_body = R"lua(
 local h = ARGV[2]
-local c, u, _, hint = meta(h)
+local c, u, hint = meta(h)
 if not c then return {0, E} end
 local z = zkey(u)
 local d = tonumber(redis.call('ZSCORE', z, h))
