@@ -1037,6 +1037,161 @@ TEST_CASE("bytes read from Redis are checked: corrupt or moved values are typed 
   }
 }
 
+namespace {
+
+// A session's deadline as Redis holds it: its score in the sorted set of
+// anonymous (z:0) or signed-in (z:1) sessions, and the hint 'd' in its hash.
+struct deadline_of {
+  recall::redis_client& raw;
+  std::string key;
+  std::string zset = "recall:s:z:0";
+
+  static std::optional<long long> number(const recall::redis_reply& r) {
+    if (r.is_nil()) return std::nullopt;
+    return std::stoll(std::string(r.str()));
+  }
+  std::optional<long long> score() const {
+    return number(raw.command({"ZSCORE", zset, std::string_view(key).substr(9)}));
+  }
+  std::optional<long long> hint() const { return number(raw.command({"HGET", key, "d"})); }
+  void set_hint(long long d) const { raw.command({"HSET", key, "d", std::to_string(d)}); }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "a session without 'd' (an older recall wrote it) opens with its values; 'd' comes back") {
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto raw = client_for(server);
+  const recall::identity alice{.user = "alice"}, bob{.user = "bob"};
+
+  SECTION("anonymous: open, a write through a handle opened before, the end") {
+    auto s = a->open("");
+    s.set("region", std::string("EU"));
+    s.set("n", 1);
+    const std::string id = s.id();
+    const deadline_of d{*raw, key_of(id)};
+    REQUIRE(d.hint() == d.score());
+    raw->command({"HDEL", d.key, "d"});
+    f.clock->advance(1min);
+    {
+      auto t = a->open(id);
+      REQUIRE_FALSE(t.is_new());
+      CHECK(t.get<std::string>("region") == "EU");
+      CHECK(t.get<int>("n") == 1);
+      CHECK(d.hint() == d.score());  // written back by the open's refresh
+    }
+    auto held = a->open(id);
+    raw->command({"HDEL", d.key, "d"});
+    held.set("n", 2);  // the server asks the sorted set
+    CHECK(a->open(id).get<int>("n") == 2);
+    CHECK(a->stats().storage_rejected == 0);  // a missing 'd' is not corruption
+    auto late = a->open(id);
+    raw->command({"HDEL", d.key, "d"});
+    f.clock->advance(31min);
+    CHECK(error_code_of([&] { late.set("n", 3); }) == session_errc::ended);
+    CHECK(a->stats().expired_idle == 1);
+  }
+  SECTION("signed in: another user's request is refused and moves nothing") {
+    auto s = a->open("", alice);
+    s.set("v", 1);
+    const std::string id = s.id();
+    const deadline_of d{*raw, key_of(id), "recall:s:z:1"};
+    raw->command({"HDEL", d.key, "d"});
+    f.clock->advance(10min);  // the deadline is due to move
+    const auto before = d.score();
+    CHECK(a->open(id, bob).rejected_reason() == rejected_id_reason::identity_mismatch);
+    CHECK(a->open(id).rejected_reason() == rejected_id_reason::identity_mismatch);
+    CHECK(d.score() == before);
+    auto mine = a->open(id, alice);
+    REQUIRE_FALSE(mine.is_new());
+    CHECK(mine.get<int>("v") == 1);
+    CHECK(d.score() > before);
+    CHECK(d.hint() == d.score());
+  }
+}
+
+TEST_CASE("a stale 'd' never ends a live session, a corrupt one is counted; the zset decides") {
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto b = f.replica();
+  auto raw = client_for(server);
+  const std::string id = written(*a);
+  const deadline_of d{*raw, key_of(id)};
+  const auto created_deadline = *d.score();
+
+  f.clock->advance(20min);
+  d.set_hint(created_deadline - 25min / 1ms);  // passed, but the session lives
+  {
+    auto s = b->open(id);
+    REQUIRE_FALSE(s.is_new());
+    CHECK(s.get<int>("v") == 1);
+  }
+  CHECK(d.score() == created_deadline + 20min / 1ms);  // moved, as any open 20 min in does
+  CHECK(d.hint() == d.score());
+  CHECK(b->stats().storage_rejected == 0);
+
+  auto held = a->open(id);
+  d.set_hint(1);
+  held.set("w", 2);  // the server asks the sorted set
+  CHECK(b->open(id).get<int>("w") == 2);
+
+  raw->command({"HSET", d.key, "d", "not a number"});
+  CHECK_FALSE(b->open(id).is_new());
+  CHECK(b->stats().storage_rejected == 1);
+  CHECK(d.hint() == d.score());
+
+  d.set_hint(1);
+  f.clock->advance(31min);  // past the deadline in the sorted set too
+  auto s = b->open(id);
+  CHECK(s.rejected_reason() == rejected_id_reason::expired);
+  CHECK(b->stats().expired_idle == 1);
+}
+
+TEST_CASE("a 'd' later than the session's deadline (written into Redis directly) moves nothing") {
+  // 'd' is trusted as a lower bound of the deadline in the sorted set, which
+  // stays the authority: sweeps, sign-ins and refreshes read it (docs/redis.md).
+  redis_server server;
+  fleet f(server);
+  auto a = f.replica();
+  auto b = f.replica();
+  auto raw = client_for(server);
+  const std::string id = written(*a);
+  const deadline_of d{*raw, key_of(id)};
+  const auto deadline = *d.score();
+  d.set_hint(deadline + 10 * 60 * 60 * 1000);
+  f.clock->advance(20min);
+  CHECK_FALSE(b->open(id).is_new());
+  CHECK(d.score() == deadline);  // the opens did not move it
+  f.clock->advance(11min);       // past the deadline in the sorted set
+
+  SECTION("cleanup() ends it") {
+    CHECK_FALSE(b->open(id).is_new());  // trusted until a sweep reaches it
+    CHECK(a->cleanup() == 1);
+    CHECK(a->stats().expired_idle == 1);
+    CHECK(b->open(id).rejected_reason() == rejected_id_reason::unknown);
+  }
+  SECTION("a session's creation sweeps it") {
+    written(*b);
+    CHECK(b->stats().expired_idle == 1);
+    CHECK(a->open(id).rejected_reason() == rejected_id_reason::unknown);
+  }
+  SECTION("signing in ends it as expired") {
+    CHECK(a->open(id, {.user = "carol"}).rejected_reason() == rejected_id_reason::expired);
+    CHECK(a->stats().expired_idle == 1);
+  }
+  SECTION("a rotation carries the real deadline; the next open ends it") {
+    auto s = a->open(id);
+    s.rotate();
+    const deadline_of rotated{*raw, key_of(s.id())};
+    CHECK(rotated.hint() == deadline);
+    CHECK(b->open(s.id()).rejected_reason() == rejected_id_reason::expired);
+  }
+}
+
 TEST_CASE("Redis unavailable: typed errors, nothing reported stored, no local fallback, recovery") {
   redis_server server;
   fleet f(server);

@@ -9,9 +9,9 @@
 // timeouts by recall's clock, quotas and limits enforced on the server).
 // Redis never holds a usable session id: keys are keyed hashes (HMAC-SHA256
 // with `secret`) of the ids, and stored values are bound to their session.
-// A request costs two round trips: open() fetches the session in one
-// pipelined read, reads are served from that snapshot plus the request's
-// own writes, and each write is one script call that changes only its key.
+// A request costs two round trips: open() fetches the session with one
+// command (HGETALL), reads are served from that snapshot plus the request's
+// own writes, and each write is one function call that changes only its key.
 // When Redis cannot be reached, session operations throw
 // session_error(storage_unavailable) (answer 503): never a silent fallback
 // to local state. Needs Redis 7.0 or later (scripts with a shebang line).

@@ -29,11 +29,17 @@ std::string constants(const session_function_config& c) {
 }
 
 // A session is the hash P..h (h: the key suffix of its id): 'c' creation time,
-// 't' tag + MAC, 'b' quota bytes, 'u' user (signed in only), '.key' values.
-// A tombstone is a hash with only 'x': the new suffix after a rotation, ""
-// after an end. The zsets z:0 (anonymous) and z:1 (signed in) hold every live
-// session with its deadline as score; u:<user> the user's sessions with the
-// time each was bound.
+// 't' tag + MAC, 'b' quota bytes, 'd' deadline hint, 'u' user (signed in
+// only), '.key' values. A tombstone is a hash with only 'x': the new suffix
+// after a rotation, "" after an end. The zsets z:0 (anonymous) and z:1
+// (signed in) hold every live session with its deadline as score; u:<user>
+// the user's sessions with the time each was bound.
+//
+// The deadline is the zset's score; 'd' is written with every ZADD of it.
+// While a session lives its deadline only moves later (every end, rotation
+// and sign-in leaves a tombstone in its hash), so 'd' is a lower bound: before
+// it has passed the session is live without a ZSCORE. Once it has passed, or
+// is missing (a session an older recall wrote), the zset decides.
 //
 // NOW, ARGV (the call's arguments) and E (the sessions the call ended) are
 // set at the start of each call (see `call` below).
@@ -44,21 +50,21 @@ local Z0, Z1, CH = P .. 'z:0', P .. 'z:1', P .. 'ended'
 local function zkey(u) if u == '' then return Z0 end return Z1 end
 
 -- More fields than the metadata may be asked for in the same call: they come
--- back in m[5], m[6], ... (false when absent).
+-- back in m[4], m[5], ... (false when absent).
 local function meta(h, ...)
-  local m = redis.call('HMGET', P .. h, 'c', 'u', 't', 'x', ...)
-  return tonumber(m[1]), m[2] or '', m[3] or '', m[4], m
+  local m = redis.call('HMGET', P .. h, 'c', 'u', 'd', ...)
+  return tonumber(m[1]), m[2] or '', tonumber(m[3]), m
 end
 
-local function finish(h, u, t)
+local function finish(h, u)
   local k = P .. h
+  local tag = string.sub(redis.call('HGET', k, 't') or '', 1, 8)
   redis.call('DEL', k)
   redis.call('HSET', k, 'x', '')
   redis.call('PEXPIRE', k, TOMB)
   redis.call('ZREM', Z0, h)
   redis.call('ZREM', Z1, h)
   if u ~= '' then redis.call('ZREM', P .. 'u:' .. u, h) end
-  local tag = string.sub(t, 1, 8)
   if #tag == 8 then redis.call('PUBLISH', CH, tag) end
   return tag
 end
@@ -70,8 +76,8 @@ local function expiry(c, d) if c + ABS <= d then return 4 end return 3 end
 // Ending, sweeping, evicting, binding and creating: what may end other sessions.
 constexpr const char* bounds = R"lua(
 local function end_hash(h, cause)
-  local c, u, t = meta(h)
-  if c then ended(cause, finish(h, u, t)) return end
+  local c, u = meta(h)
+  if c then ended(cause, finish(h, u)) return end
   redis.call('ZREM', Z0, h)
   redis.call('ZREM', Z1, h)
 end
@@ -80,8 +86,8 @@ local function sweep(z, limit)
   local dead = redis.call('ZRANGEBYSCORE', z, '-inf', NOW, 'WITHSCORES', 'LIMIT', 0, limit)
   for i = 1, #dead, 2 do
     local h = dead[i]
-    local c, u, t = meta(h)
-    if c then ended(expiry(c, tonumber(dead[i + 1])), finish(h, u, t))
+    local c, u = meta(h)
+    if c then ended(expiry(c, tonumber(dead[i + 1])), finish(h, u))
     else redis.call('ZREM', z, h) end
   end
   return #dead / 2
@@ -94,11 +100,11 @@ local function bind(h, user)
   if MAXU < 0 or redis.call('ZCARD', uk) <= MAXU then return end
   for _, m in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
     if m ~= h then
-      local c, u, t = meta(m)
+      local c, u = meta(m)
       local d = c and tonumber(redis.call('ZSCORE', Z1, m))
       if not c or u ~= user then redis.call('ZREM', uk, m)
-      elseif not d then finish(m, u, t)
-      elseif NOW >= d then ended(expiry(c, d), finish(m, u, t)) end
+      elseif not d then finish(m, u)
+      elseif NOW >= d then ended(expiry(c, d), finish(m, u)) end
     end
   end
   while redis.call('ZCARD', uk) > MAXU do
@@ -124,7 +130,7 @@ local function create(h, tm, c, u)
     total = total - 1
   end
   local d = math.min(c + IDLE, c + ABS)
-  redis.call('HSET', k, 'c', c, 't', tm, 'b', 0)
+  redis.call('HSET', k, 'c', c, 't', tm, 'b', 0, 'd', d)
   if u ~= '' then redis.call('HSET', k, 'u', u) end
   redis.call('PEXPIRE', k, math.max(d - NOW, 0) + GRACE)
   redis.call('ZADD', zkey(u), d, h)
@@ -136,21 +142,20 @@ end
 // What the operations of a handle share: following rotations to the live
 // session, or creating it at its first write; the framing of lists and maps.
 constexpr const char* handle = R"lua(
--- known: h's deadline as the caller read it, or nil. While a session lives
--- its deadline only moves later (every end, rotation and sign-in leaves a
--- tombstone in its hash), so before that deadline it needs no ZSCORE.
-local function live(h, known, ...)
+-- The live session h leads to (following rotations): live until its 'd'
+-- without a ZSCORE; once 'd' has passed (or is missing) the zset decides.
+local function live(h, ...)
   for _ = 1, 256 do
-    local c, u, t, x, m = meta(h, ...)
+    local c, u, d, m = meta(h, ...)
     if c then
-      local d = known
       if not d or NOW >= d then d = tonumber(redis.call('ZSCORE', zkey(u), h)) end
-      if not d then finish(h, u, t) return nil, 1 end
-      if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return nil, 1 end
-      return h, u, t, m
+      if not d then finish(h, u) return nil, 1 end
+      if NOW >= d then ended(expiry(c, d), finish(h, u)) return nil, 1 end
+      return h, u, m
     end
+    local x = redis.call('HGET', P .. h, 'x')
     if not x or x == '' then return nil, 1 end
-    h, known = x, nil
+    h = x
   end
   return nil, 1
 end
@@ -159,12 +164,12 @@ end
 -- old value, read with its metadata (a session created now has neither).
 local function target(field)
   if ARGV[3] == '1' then
-    local h, u, t = create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6])
-    return h, u, t, 0, nil
+    local h, u = create(ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6])
+    return h, u, 0, nil
   end
-  local h, u, t, m = live(ARGV[2], tonumber(ARGV[4]), 'b', field)
+  local h, u, m = live(ARGV[2], 'b', field)
   if not h then return h, u end
-  return h, u, t, tonumber(m[5]) or 0, m[6] or nil
+  return h, u, tonumber(m[4]) or 0, m[5] or nil
 end
 
 local function reply(status, h, b, extra) return {status, h or '', b or 0, extra or 0, E} end
@@ -250,35 +255,38 @@ end
 
 constexpr const char* refresh_body = R"lua(
 local h = ARGV[2]
-local c, u, t = meta(h)
+local c, u, hint = meta(h)
 if not c then return {0, E} end
 local z = zkey(u)
 local d = tonumber(redis.call('ZSCORE', z, h))
 if not d then return {0, E} end
-if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return {2, E} end
+if NOW >= d then ended(expiry(c, d), finish(h, u)) return {2, E} end
+if u ~= '' and u ~= ARGV[3] then return {3, E} end
 local nd = math.min(NOW + IDLE, c + ABS)
 if nd - d >= GRAN then
-  redis.call('ZADD', z, 'XX', nd, h)
-  redis.call('PEXPIRE', P .. h, nd - NOW + GRACE)
+  d = nd
+  redis.call('ZADD', z, 'XX', d, h)
+  redis.call('PEXPIRE', P .. h, d - NOW + GRACE)
 end
+if hint ~= d then redis.call('HSET', P .. h, 'd', d) end
 return {1, E}
 )lua";
 
 constexpr const char* sign_in_body = R"lua(
 local h, nh, tm, user = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local c, u, t = meta(h)
+local c, u = meta(h)
 if not c or u ~= '' then return {1, E} end
 local d = tonumber(redis.call('ZSCORE', Z0, h))
 if not d then return {1, E} end
-if NOW >= d then ended(expiry(c, d), finish(h, u, t)) return {2, E} end
+if NOW >= d then ended(expiry(c, d), finish(h, u)) return {2, E} end
 local k, nk = P .. h, P .. nh
 if redis.call('EXISTS', nk) == 1 then return {4, E} end
+local nd = math.min(NOW + IDLE, c + ABS)
 redis.call('RENAME', k, nk)
-redis.call('HSET', nk, 'u', user, 't', tm)
+redis.call('HSET', nk, 'u', user, 't', tm, 'd', nd)
 redis.call('HSET', k, 'x', nh)
 redis.call('PEXPIRE', k, TOMB)
 redis.call('ZREM', Z0, h)
-local nd = math.min(NOW + IDLE, c + ABS)
 redis.call('ZADD', Z1, nd, nh)
 redis.call('PEXPIRE', nk, nd - NOW + GRACE)
 bind(nh, user)
@@ -286,14 +294,14 @@ return {0, E}
 )lua";
 
 constexpr const char* store_body = R"lua(
-local h, code, _, b = target('b')
+local h, code, b = target('b')
 if not h then return reply(code) end
 return reply(0, h, b)
 )lua";
 
 constexpr const char* set_body = R"lua(
 local field, value, version = ARGV[7], ARGV[8], ARGV[9]
-local h, code, _, b, old = target(field)
+local h, code, b, old = target(field)
 if not h then return reply(code) end
 local k = P .. h
 if old and version ~= '' and string.sub(old, 1, 1) == 'w' and #old >= 25 then
@@ -336,7 +344,7 @@ return reply(0, h, 0)
 
 constexpr const char* list_push_body = R"lua(
 local field, frame, n = ARGV[7], ARGV[8], tonumber(ARGV[9])
-local h, code, _, b, old = target(field)
+local h, code, b, old = target(field)
 if not h then return reply(code) end
 local k = P .. h
 local kept, keptw, oldw = '', 0, 0
@@ -362,7 +370,7 @@ return reply(0, h, total)
 constexpr const char* map_put_body = R"lua(
 local field, frame, n = ARGV[7], ARGV[8], tonumber(ARGV[9])
 local kc = string.sub(frame, 17, 16 + struct.unpack('>I4', frame))
-local h, code, _, b, old = target(field)
+local h, code, b, old = target(field)
 if not h then return reply(code) end
 local k = P .. h
 local parts, keptw, oldw = {}, 0, 0
@@ -414,8 +422,9 @@ if u ~= expected then return reply(6, h, 0, u) end
 local k, nk, z = P .. h, P .. nh, zkey(u)
 if redis.call('EXISTS', nk) == 1 then return reply(4, h) end
 local d = redis.call('ZSCORE', z, h)
+if not d then finish(h, u) return reply(1) end
 redis.call('RENAME', k, nk)
-redis.call('HSET', nk, 't', tm)
+redis.call('HSET', nk, 't', tm, 'd', d)
 redis.call('HSET', k, 'x', nh)
 redis.call('PEXPIRE', k, TOMB)
 redis.call('ZREM', z, h)
@@ -432,9 +441,9 @@ return reply(0, nh, bytes(nk))
 )lua";
 
 constexpr const char* end_body = R"lua(
-local h, u, t = live(ARGV[2])
+local h, u = live(ARGV[2])
 if not h then return reply(1) end
-ended(1, finish(h, u, t))
+ended(1, finish(h, u))
 return reply(0, h)
 )lua";
 
@@ -443,9 +452,9 @@ local user = ARGV[2]
 local uk = P .. 'u:' .. user
 local n = 0
 for _, h in ipairs(redis.call('ZRANGE', uk, 0, -1)) do
-  local c, u, t = meta(h)
+  local c, u = meta(h)
   if c and u == user then
-    ended(1, finish(h, u, t))
+    ended(1, finish(h, u))
     n = n + 1
   end
 end

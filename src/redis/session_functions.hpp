@@ -61,20 +61,20 @@ struct session_functions {
   std::string library;      // recall_sessions_v1_ and 12 hex digits of the code's SHA-256
   std::string load_source;  // the library's code, for FUNCTION LOAD REPLACE
 
-  // open() reads a session without a function (one pipelined round trip) and
-  // calls this one only when the session's idle deadline is due to move or
-  // the session looks expired. ARGV: now, key suffix.
-  // Reply: {0, ends} unknown | {1, ends} alive (the deadline moved if due) |
-  // {2, ends} expired (ended now).
+  // open() reads a session without a function (one HGETALL) and calls this
+  // one only when the session's idle deadline is due to move or its 'd' has
+  // passed (or is missing). ARGV: now, key suffix, the request's user.
+  // Reply: {0, ends} unknown | {1, ends} alive (the deadline moved if due,
+  // 'd' written) | {2, ends} expired (ended now) | {3, ends} alive, but
+  // another user's (nothing moved).
   std::string refresh;
   // ARGV: now, old suffix, new suffix, new 't' field, user.
   // Reply: {0, ends} | {1, ends} ended meanwhile | {2, ends} expired | {4, ends}.
   std::string sign_in;
 
   // Handle operations. ARGV: now, suffix, create ("1" or ""), then for
-  // create the 't' field and the creation time, otherwise the deadline open()
-  // read (or "", read by set, list_push and map_put) and ""; the user; then
-  // the operation's own.
+  // create the 't' field and the creation time, otherwise "" and ""; the
+  // user; then the operation's own.
   // Reply: {status, current suffix, session bytes, extra, ends}.
   std::string store;      // create only
   std::string set;        // field, stored value, version ("" or 8 bytes)

@@ -50,16 +50,6 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return v;
 }
 
-// A sorted-set score as Redis prints it (%.17g): the functions store integers.
-std::optional<std::int64_t> to_score(std::string_view s) {
-  double v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || !(v > -9e15 && v < 9e15)) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(v);
-}
-
 bool is_int(const redis_reply& r) { return r.kind() == redis_reply_kind::integer; }
 bool is_text(const redis_reply& r) { return r.kind() == redis_reply_kind::string; }
 
@@ -179,8 +169,6 @@ redis_session_storage::outcome redis_session_storage::run(
       suffix = session_format::key_suffix(full);
       meta = format_.meta(full, rec.tag, rec.user, rec.created_ms);
       created = std::to_string(rec.created_ms);
-    } else if (rec.deadline_ms != 0) {
-      meta = std::to_string(rec.deadline_ms);  // the 't' field's place carries the deadline
     }
     const std::string now = std::to_string(now_ms());
     std::vector<std::string_view> args{now, suffix, creating ? "1" : "", meta, created, rec.user};
@@ -202,7 +190,6 @@ redis_session_storage::outcome redis_session_storage::run(
         rec.id = std::move(id);
         created_.fetch_add(1, std::memory_order_relaxed);
       }
-      if (e[1].str() != rec.suffix) rec.deadline_ms = 0;  // followed a rotation
       rec.suffix = std::string(e[1].str());
     }
     o.bytes = static_cast<std::size_t>(std::max<std::int64_t>(e[2].integer(), 0));
@@ -236,33 +223,27 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     return fresh(rejected_id_reason::malformed, id.size(), who, now);
   const sha256_digest full = format_.id_hash(id);
   std::string suffix = session_format::key_suffix(full);
-  // A read needs no function: the session and both deadlines in one round
-  // trip. Commands of other clients may run between the three; each order
-  // they can produce reads as a session that is live, or as one that was
-  // ended or rotated, which the old id must not open anyway.
-  redis_pipeline p;
-  p.add({"HGETALL", prefix_ + suffix})
-      .add({"ZSCORE", prefix_ + "z:0", suffix})
-      .add({"ZSCORE", prefix_ + "z:1", suffix});
-  std::vector<redis_reply> r;
+  // A read needs no function: one HGETALL, the session as one moment saw it.
+  // Ending, rotating and signing in turn the hash into a tombstone in the
+  // same function that takes it out of its sorted set, so a session hash
+  // (not a tombstone) is in its sorted set, and its 'd' is a lower bound of
+  // its deadline there (session_functions.cpp).
+  redis_reply r;
   try {
-    r = client_->pipeline(p);
+    r = client_->command({"HGETALL", prefix_ + suffix});
   } catch (const redis_error& e) {
     throw_unavailable("open", e.what());
   }
-  for (const redis_reply& reply : r) {
-    if (reply.is_error()) {
-      throw_unavailable("open", fmt::format("Redis refused it: {}", reply.str()));
-    }
-  }
+  if (r.is_error()) throw_unavailable("open", fmt::format("Redis refused it: {}", r.str()));
   const auto unknown = [&] { return fresh(rejected_id_reason::unknown, id.size(), who, now); };
-  if (r.size() != 3 || r[0].kind() != redis_reply_kind::array || r[0].elements().size() % 2 != 0) {
+  if (r.kind() != redis_reply_kind::array || r.elements().size() % 2 != 0) {
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
     throw_unavailable("open", "the reply is not what HGETALL returns");
   }
-  const auto& f = r[0].elements();
+  const auto& f = r.elements();
   if (f.empty()) return unknown();
   std::string_view created, user, meta;
+  std::optional<std::string_view> hint;
   for (std::size_t i = 0; i < f.size(); i += 2) {
     if (!is_text(f[i]) || !is_text(f[i + 1])) continue;
     const std::string_view name = f[i].str();
@@ -270,28 +251,37 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
     if (name == "c") created = f[i + 1].str();
     if (name == "u") user = f[i + 1].str();
     if (name == "t") meta = f[i + 1].str();
+    if (name == "d") hint = f[i + 1].str();
   }
   const auto created_ms = to_int(created);
-  const redis_reply& score = user.empty() ? r[1] : r[2];
-  const auto deadline = is_text(score) ? to_score(score.str()) : std::nullopt;
   if (!created_ms || meta.empty()) {
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
     return unknown();
   }
-  if (!deadline) return unknown();  // ended or rotated meanwhile; the key expires by itself
+  // No 'd' (a session an older recall wrote) or one that is not a number: a
+  // hint in the past, so the refresh below asks the sorted set and writes 'd'.
+  std::int64_t deadline = 0;
+  if (hint) {
+    if (const auto d = to_int(*hint)) {
+      deadline = *d;
+    } else {
+      rejected_storage_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
   const std::int64_t idle = milliseconds(options_.idle_timeout);
   const std::int64_t moved =
       std::min(now + idle, *created_ms + milliseconds(options_.absolute_timeout));
-  const bool expired = now >= *deadline;
-  if (!expired && !user.empty() && user != who.user) {
+  const bool looks_expired = now >= deadline;
+  if (!looks_expired && !user.empty() && user != who.user) {
     return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
   }
   const bool signing_in = user.empty() && !who.user.empty();  // the sign-in moves the deadline
-  if (expired || (!signing_in && moved - *deadline >= idle / 64)) {
-    // One more round trip: the server moves the deadline, or ends the session
-    // if it expired (unless another replica moved its deadline meanwhile).
+  if (looks_expired || (!signing_in && moved - deadline >= idle / 64)) {
+    // One more round trip: the server reads the deadline from the sorted set
+    // and ends the session if it expired, or moves it if due (not for another
+    // user's request) and writes 'd'.
     const std::string now_s = std::to_string(now);
-    const std::array<std::string_view, 2> args{now_s, suffix};
+    const std::array<std::string_view, 3> args{now_s, suffix, who.user};
     const redis_reply e = call(functions_.refresh, args, "open");
     if (e.elements().size() == 2) apply_ends(e.elements()[1]);
     switch (e.elements()[0].integer()) {
@@ -299,19 +289,17 @@ opened_session redis_session_storage::open(std::string_view id, const identity& 
         break;
       case 2:
         return fresh(rejected_id_reason::expired, id.size(), who, now);
+      case 3:
+        return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
       default:
         return unknown();
     }
-    if (!user.empty() && user != who.user) {
-      return fresh(rejected_id_reason::identity_mismatch, id.size(), who, now);
-    }
   }
-  auto rec = resume(full, id, std::move(suffix), r[0]);
+  auto rec = resume(full, id, std::move(suffix), r);
   if (!rec) {
     rejected_storage_.fetch_add(1, std::memory_order_relaxed);
     return unknown();
   }
-  rec->deadline_ms = *deadline;  // a lower bound: the refresh above may have moved it
   if (signing_in) return sign_in(std::move(rec), who, now);
   return {std::move(rec), false, false, std::nullopt};
 }
@@ -370,7 +358,6 @@ opened_session redis_session_storage::sign_in(std::shared_ptr<redis_session_reco
       case 0:
         rec->id = std::move(id);
         rec->suffix = std::move(suffix);
-        rec->deadline_ms = 0;
         rec->user = who.user;
         rotated_.fetch_add(1, std::memory_order_relaxed);
         return {std::move(rec), false, true, std::nullopt};

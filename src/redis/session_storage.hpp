@@ -36,9 +36,6 @@ struct redis_session_record final : session_record {
   std::string user;
   std::int64_t created_ms;
   std::size_t used = 0;  // quota bytes, as the server last said
-  // The deadline open() read for `suffix` (0: unknown). It only moves later
-  // while the session lives, so writes send it and spare the server a read.
-  std::int64_t deadline_ms = 0;
   bool stored = false;
   bool ended = false;  // as far as this request knows
   // Key (without the '.' of its field) and stored bytes, as open() read them
