@@ -68,7 +68,8 @@ start_replica() {  # name
     replica "$DASHBOARD_BIN" serve --warehouse "$dir/warehouse.db" --port "$port" \
     --replica "$name" --trusted-proxy 127.0.0.2 --redis-port "$REDIS_PORT" \
     --sessions "${SESSIONS:-redis}" --ttl "${TTL:-120}" --refresh-after "${REFRESH_AFTER:-60}" \
-    --refresh-every "$refresh" --threads 128 ${EXTRA_ARGS:-} </dev/null >/dev/null 2>&1 &
+    --refresh-every "$refresh" --threads 8 --keep-alive-requests 1 ${EXTRA_ARGS:-} \
+    </dev/null >/dev/null 2>&1 &
   # The wrapper's pid is not the server's: find the server by its port.
   wait_ready "http://127.0.0.1:$port/readyz" "replica $name"
   local pid
@@ -157,10 +158,15 @@ http {
     # the request on the other (proxy_next_upstream).
     server 127.0.0.1:$PORT_A max_fails=0;
     server 127.0.0.1:$PORT_B max_fails=0;
-    keepalive 256;
-    # Shorter than the replicas' own idle timeout (5 s), so nginx, not the
-    # replica, closes an idle connection: never one a request is being sent on.
-    keepalive_timeout 3s;
+    # No keepalive: one connection per request (the replicas answer with
+    # "Connection: close"). cpp-httplib gives a connection one of its threads
+    # for as long as the connection lives, and nginx opens as many upstream
+    # connections as it has requests in flight. Kept alive, 200 users need
+    # 200 threads, most of them waking every 10 ms to poll an idle
+    # connection, and a connection beyond the pool's threads waits for one
+    # to go idle (seconds). One request per connection turns the pool's
+    # queue into a first-come first-served queue of requests in front of 8
+    # threads (docs/dashboard.md, "Load").
   }
   server {
     listen 127.0.0.1:$PORT;

@@ -213,7 +213,7 @@ app::app(config c)
     listen_socket_ = sock;
   });
   server_.set_payload_max_length(std::size_t{1} << 20);
-  server_.set_keep_alive_max_count(10'000);
+  server_.set_keep_alive_max_count(cfg_.keep_alive_requests);
   server_.set_keep_alive_timeout(5);
   server_.set_read_timeout(5s);
   server_.set_write_timeout(5s);

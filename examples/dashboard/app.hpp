@@ -52,6 +52,9 @@ struct config {
   std::chrono::seconds refresh_every{0};  // 0: only on demand (admin, `dashboard refresh`)
   std::chrono::seconds drain{10};
   std::size_t threads = 64;
+  // Requests per connection before the server closes it; 1 behind a proxy
+  // (scripts/fleet.sh), since each open connection holds one of the threads.
+  std::size_t keep_alive_requests = 10'000;
   bool secure_cookie = false;  // set behind TLS
   bool test_routes = false;    // /slow, for the drain test
 };

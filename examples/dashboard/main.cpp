@@ -36,7 +36,8 @@ constexpr const char* usage =
     "usage: dashboard generate|refresh|serve [--warehouse FILE] [--rows N]\n"
     "  serve: [--host 127.0.0.1] [--port 8080] [--replica NAME] [--trusted-proxy ADDR]...\n"
     "         [--redis-port N] [--sessions memory|redis] [--ttl S] [--refresh-after S]\n"
-    "         [--refresh-every S] [--drain S] [--threads N] [--secure-cookie] [--test-routes]\n"
+    "         [--refresh-every S] [--drain S] [--threads N] [--keep-alive-requests N]\n"
+    "         [--secure-cookie] [--test-routes]\n"
     "  refresh: [--redis-port N] (tells every replica sharing that Redis)\n"
     "  DASHBOARD_SIGNING_KEY signs the cache records shared through Redis;\n"
     "  DASHBOARD_SESSION_SECRET keys the session ids hashed in Redis (--sessions redis).\n";
@@ -59,6 +60,13 @@ long number(const std::string& flag, const std::string& text) {
     throw std::invalid_argument(flag + " needs a non-negative whole number, not '" + text + "'");
   }
   return v;
+}
+
+// Threads and requests per connection: 0 would serve nothing, silently.
+std::size_t positive(const std::string& flag, const std::string& text) {
+  const long v = number(flag, text);
+  if (v == 0) throw std::invalid_argument(flag + " needs at least 1, not 0");
+  return std::size_t(v);
 }
 
 arguments parse(int argc, char** argv) {
@@ -107,7 +115,9 @@ arguments parse(int argc, char** argv) {
     } else if (flag == "--drain") {
       c.drain = std::chrono::seconds(number(flag, v));
     } else if (flag == "--threads") {
-      c.threads = std::size_t(number(flag, v));
+      c.threads = positive(flag, v);
+    } else if (flag == "--keep-alive-requests") {
+      c.keep_alive_requests = positive(flag, v);
     } else {
       throw std::invalid_argument("unknown option " + flag);
     }
