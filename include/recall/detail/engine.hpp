@@ -50,6 +50,7 @@
 #include "recall/detail/epoch.hpp"
 #include "recall/detail/ghost_filter.hpp"
 #include "recall/detail/node_index.hpp"
+#include "recall/detail/small_mutex.hpp"
 #include "recall/detail/striped_counters.hpp"
 #include "recall/detail/table_hash.hpp"
 #include "recall/error.hpp"
@@ -407,8 +408,10 @@ class engine {
     node_index<node> index;
     std::atomic<rep> next_deadline{never_rep};
     std::atomic<std::uint64_t> waiting_epoch{0};
-    // The writers' side.
-    alignas(64) mutable std::mutex mu;
+    // The writers' side. A futex word rather than std::mutex: every miss
+    // takes it once, and its uncontended lock and unlock are one atomic each
+    // instead of two calls into pthreads.
+    alignas(64) mutable small_mutex mu;
     std::array<fifo, priorities> small;
     std::array<fifo, priorities> main;
     ghost_filter ghost;
