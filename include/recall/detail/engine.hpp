@@ -49,6 +49,7 @@
 #include "recall/clock.hpp"
 #include "recall/detail/epoch.hpp"
 #include "recall/detail/ghost_filter.hpp"
+#include "recall/detail/node_cache.hpp"
 #include "recall/detail/node_index.hpp"
 #include "recall/detail/small_mutex.hpp"
 #include "recall/detail/striped_counters.hpp"
@@ -347,6 +348,14 @@ class engine {
           weight(info.weight),
           tag(info.tag),
           priority(info.priority) {}
+
+    // Nodes come and go on every miss of a full cache (detail/node_cache.hpp).
+    static void* operator new(std::size_t) {
+      return node_cache<sizeof(node), alignof(node)>::allocate();
+    }
+    static void operator delete(void* p) noexcept {
+      node_cache<sizeof(node), alignof(node)>::deallocate(p);
+    }
 
     entry_info info() const noexcept {
       return {time_point(duration(deadline.load(std::memory_order_relaxed))),
