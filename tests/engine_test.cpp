@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
@@ -555,4 +556,22 @@ TEST_CASE("under contention no hit returns a value erased, replaced or expired b
   CHECK(violations == 0);
   CHECK(hits > 0);
   CHECK(e.size() <= 256);
+}
+
+TEST_CASE("a freed node's memory is reused by the thread that freed it, and only by it") {
+  using cache = recall::detail::node_cache<48, alignof(std::max_align_t)>;
+  void* mine = cache::allocate();
+  cache::deallocate(mine);
+  void* theirs = nullptr;
+  std::thread([&] {
+    void* p = cache::allocate();
+    theirs = p;
+    cache::deallocate(p);
+  }).join();
+  void* again = cache::allocate();
+  if constexpr (RECALL_NODE_CACHE) {
+    CHECK(again == mine);
+    CHECK(theirs != mine);
+  }
+  cache::deallocate(again);
 }

@@ -49,7 +49,9 @@
 #include "recall/clock.hpp"
 #include "recall/detail/epoch.hpp"
 #include "recall/detail/ghost_filter.hpp"
+#include "recall/detail/node_cache.hpp"
 #include "recall/detail/node_index.hpp"
+#include "recall/detail/small_mutex.hpp"
 #include "recall/detail/striped_counters.hpp"
 #include "recall/detail/table_hash.hpp"
 #include "recall/error.hpp"
@@ -347,6 +349,14 @@ class engine {
           tag(info.tag),
           priority(info.priority) {}
 
+    // Nodes come and go on every miss of a full cache (detail/node_cache.hpp).
+    static void* operator new(std::size_t) {
+      return node_cache<sizeof(node), alignof(node)>::allocate();
+    }
+    static void operator delete(void* p) noexcept {
+      node_cache<sizeof(node), alignof(node)>::deallocate(p);
+    }
+
     entry_info info() const noexcept {
       return {time_point(duration(deadline.load(std::memory_order_relaxed))),
               weight.load(std::memory_order_relaxed), tag.load(std::memory_order_relaxed),
@@ -407,8 +417,10 @@ class engine {
     node_index<node> index;
     std::atomic<rep> next_deadline{never_rep};
     std::atomic<std::uint64_t> waiting_epoch{0};
-    // The writers' side.
-    alignas(64) mutable std::mutex mu;
+    // The writers' side. A futex word rather than std::mutex: every miss
+    // takes it once, and its uncontended lock and unlock are one atomic each
+    // instead of two calls into pthreads.
+    alignas(64) mutable small_mutex mu;
     std::array<fifo, priorities> small;
     std::array<fifo, priorities> main;
     ghost_filter ghost;
