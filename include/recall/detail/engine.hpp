@@ -340,7 +340,7 @@ class engine {
   // frequency; the value never changes once published, the information fields
   // change only under the shard lock (relaxed atomics, so readers may see
   // either side of such a change), the links are the writer's alone.
-  struct node {
+  struct node final {
     node(const key& k, V&& v, const entry_info& info)
         : k(k),
           value(std::move(v)),
@@ -350,6 +350,7 @@ class engine {
           priority(info.priority) {}
 
     // Nodes come and go on every miss of a full cache (detail/node_cache.hpp).
+    // `final`: every allocation through here is exactly one node.
     static void* operator new(std::size_t) {
       return node_cache<sizeof(node), alignof(node)>::allocate();
     }
