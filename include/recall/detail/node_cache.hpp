@@ -98,11 +98,13 @@ class node_cache {
       return ::operator new(Size);
     }
   }
+  // Unsized: clang before 19 declares the sized forms only with
+  // -fsized-deallocation.
   static void raw_delete(void* p) noexcept {
     if constexpr (Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-      ::operator delete (p, Size, std::align_val_t{Align});
+      ::operator delete (p, std::align_val_t{Align});
     } else {
-      ::operator delete(p, Size);
+      ::operator delete(p);
     }
   }
 };
