@@ -65,14 +65,23 @@ session_slot* find_slot(session_state& st, std::string_view key) noexcept {
   return nullptr;
 }
 
-// An empty slot at the end of the table. If it throws, the table is unchanged.
-session_slot& add_slot(session_state& st) {
-  if (st.in_place < st.slots.size()) return st.slots[st.in_place++];
-  if (st.more) return st.more->emplace_back();
-  auto more = std::make_unique<std::vector<session_slot>>();
-  more->emplace_back();
-  st.more = std::move(more);
-  return st.more->back();
+// A slot for `key` at the end of the table, holding nothing yet. If it
+// throws, the table is unchanged.
+session_slot& add_slot(session_state& st, std::string_view key) {
+  std::string k(key);
+  session_slot* s = nullptr;
+  if (st.in_place < st.slots.size()) {
+    s = &st.slots[st.in_place++];
+  } else if (st.more) {
+    s = &st.more->emplace_back();
+  } else {
+    auto more = std::make_unique<std::vector<session_slot>>();
+    s = &more->emplace_back();
+    st.more = std::move(more);
+  }
+  s->key = std::move(k);
+  s->hash = hash_of(key);
+  return *s;
 }
 
 // A slot as new, its heap freed. (Assigning an empty slot would not do: a
@@ -611,9 +620,7 @@ void local_session_storage::write(const record_ptr& r, std::string_view key, val
     const std::size_t new_bytes = key.size() + value.encoded_size;
     check_quota(*st, key, old_bytes, new_bytes);
     if (!slot) {
-      slot = &add_slot(*st);
-      slot->key = std::string(key);
-      slot->hash = hash_of(key);
+      slot = &add_slot(*st, key);
     }
     const std::size_t old_heap = slot_heap(*slot);
     slot->data = std::move(value.data);
@@ -698,9 +705,7 @@ void local_session_storage::list_push(const record_ptr& r, std::string_view key,
       for (const auto& i : next.ring) new_bytes += i.size();
       check_quota(*st, key, old_bytes, new_bytes);
       if (!slot) {
-        slot = &add_slot(*st);
-        slot->key = std::string(key);
-        slot->hash = hash_of(key);
+        slot = &add_slot(*st, key);
       }
       const std::size_t old_heap = slot_heap(*slot);
       slot->data.clear();
@@ -745,9 +750,7 @@ void local_session_storage::map_put(const record_ptr& r, std::string_view key, s
       check_quota(*st, key, 0, new_bytes);
       session_map_slot fresh_map;
       fresh_map.entries.emplace_back(std::move(kb), std::move(vb));
-      slot = &add_slot(*st);
-      slot->key = std::string(key);
-      slot->hash = hash_of(key);
+      slot = &add_slot(*st, key);
       slot->kind.set_aggregate(std::make_unique<session_aggregate>(std::move(fresh_map)));
       slot->bytes = static_cast<std::uint32_t>(new_bytes);
       st->used += new_bytes;

@@ -1055,6 +1055,8 @@ struct deadline_of {
   }
   std::optional<long long> hint() const { return number(raw.command({"HGET", key, "d"})); }
   void set_hint(long long d) const { raw.command({"HSET", key, "d", std::to_string(d)}); }
+  // What a session an older recall wrote looks like.
+  void drop_hint() const { raw.command({"HDEL", key, "d"}); }
 };
 
 }  // namespace
@@ -1074,7 +1076,7 @@ TEST_CASE(
     const std::string id = s.id();
     const deadline_of d{*raw, key_of(id)};
     REQUIRE(d.hint() == d.score());
-    raw->command({"HDEL", d.key, "d"});
+    d.drop_hint();
     f.clock->advance(1min);
     {
       auto t = a->open(id);
@@ -1084,12 +1086,12 @@ TEST_CASE(
       CHECK(d.hint() == d.score());  // written back by the open's refresh
     }
     auto held = a->open(id);
-    raw->command({"HDEL", d.key, "d"});
+    d.drop_hint();
     held.set("n", 2);  // the server asks the sorted set
     CHECK(a->open(id).get<int>("n") == 2);
     CHECK(a->stats().storage_rejected == 0);  // a missing 'd' is not corruption
     auto late = a->open(id);
-    raw->command({"HDEL", d.key, "d"});
+    d.drop_hint();
     f.clock->advance(31min);
     CHECK(error_code_of([&] { late.set("n", 3); }) == session_errc::ended);
     CHECK(a->stats().expired_idle == 1);
@@ -1099,7 +1101,7 @@ TEST_CASE(
     s.set("v", 1);
     const std::string id = s.id();
     const deadline_of d{*raw, key_of(id), "recall:s:z:1"};
-    raw->command({"HDEL", d.key, "d"});
+    d.drop_hint();
     f.clock->advance(10min);  // the deadline is due to move
     const auto before = d.score();
     CHECK(a->open(id, bob).rejected_reason() == rejected_id_reason::identity_mismatch);
