@@ -49,6 +49,7 @@
 #include "recall/clock.hpp"
 #include "recall/detail/epoch.hpp"
 #include "recall/detail/ghost_filter.hpp"
+#include "recall/detail/main_guard.hpp"
 #include "recall/detail/node_cache.hpp"
 #include "recall/detail/node_index.hpp"
 #include "recall/detail/small_mutex.hpp"
@@ -260,7 +261,10 @@ class engine {
           }
         }
         for (node* n : doomed) remove_locked(s, *n, cause, out);
-        if (cause == removal_cause::cleared) s.ghost.clear();
+        if (cause == removal_cause::cleared) {
+          s.ghost.clear();
+          s.guard.reset();
+        }
         shrink_locked(s);
         finish_locked(s, out);
       }
@@ -324,14 +328,16 @@ class engine {
   }
 
  private:
-  static constexpr std::uint8_t max_freq = 3;
+  static constexpr std::uint8_t max_freq = 2;
   static constexpr int priorities = 2;
   static constexpr std::uint8_t promote_min_freq = 1;
   // The small queue's share of a shard's weight. The paper uses 10%; on the
-  // harness's traces 3% keeps more of a loop and of skewed traffic, still
-  // filters one-hit wonders and scans, and costs a little where popularity
-  // shifts fast (docs/benchmarks.md).
-  static constexpr std::size_t small_percent = 3;
+  // harness's traces 5% keeps more of skewed traffic and still gives a new
+  // key time to be hit again where popularity shifts fast. While the shard's
+  // main_guard is on, the small queue has only 1%: it holds keys that will
+  // not be hit before they leave it (docs/benchmarks.md).
+  static constexpr std::size_t small_percent = 5;
+  static constexpr std::size_t guarded_small_percent = 1;
   static constexpr std::size_t sweep_batch = 64;
   using rep = time_point::rep;
   static constexpr rep never_rep = never.time_since_epoch().count();
@@ -425,6 +431,7 @@ class engine {
     std::array<fifo, priorities> small;
     std::array<fifo, priorities> main;
     ghost_filter ghost;
+    main_guard guard;
     absl::btree_set<std::pair<time_point, node*>> deadlines;
     node* retired_head = nullptr;
     node* retired_tail = nullptr;
@@ -626,10 +633,34 @@ class engine {
       throw;
     }
     ++s.inserts;
-    n->in_main = s.ghost.take(h);
+    const bool remembered = s.ghost.take(h);
+    s.guard.count(remembered, std::max<std::size_t>(256, s.index.size()));
+    n->in_main = remembered && admits_to_main(s, n->p());
     queue_of(s, *n).push_head(n);
     account(out, *n, +1);
     return insert_result::inserted;
+  }
+
+  // Whether a key the ghost remembers may take main's next victim's place.
+  // While the guard is on, not if main holds its share and that victim is in
+  // use: the key starts in the small queue like a new one. Every second
+  // refusal ages the victim as a pass of the eviction would, so that entries
+  // nobody reads any more leave main at last (else a new working set could
+  // never get in), while a loop's entries, each read once a lap, stay.
+  static bool admits_to_main(shard& s, int p) noexcept {
+    if (!s.guard.on()) return true;
+    fifo& main = s.main[p];
+    const std::size_t total = main.weight + s.small[p].weight;
+    if (main.weight * 100 < total * (100 - guarded_small_percent)) return true;
+    node* const victim = main.tail;
+    const std::uint8_t freq = victim ? victim->freq.load(std::memory_order_relaxed) : 0;
+    if (freq == 0) return true;
+    if (s.guard.refuse()) {
+      victim->freq.store(freq - 1, std::memory_order_relaxed);
+      main.unlink(victim);
+      main.push_head(victim);
+    }
+    return false;
   }
 
   // `fresh` (already in the deadline index if it has a deadline) takes the
@@ -688,9 +719,11 @@ class engine {
     retire_locked(s, s.index.shrink([this](const node& x) { return hash(x.k); }));
   }
 
-  // The ghost remembers about as many evictions as the shard holds entries.
+  // The ghost remembers about 1.5 times as many evictions as the shard holds
+  // entries (its window is 3/4 of that to all of it): a loop up to about
+  // twice the cache's length still comes back while remembered.
   void remember_eviction(shard& s, const node& n) {
-    const std::size_t want = std::max<std::size_t>(64, s.index.size());
+    const std::size_t want = std::max<std::size_t>(64, s.index.size()) * 3 / 2;
     if (s.ghost.capacity() < want / 2 || s.ghost.capacity() > want * 4) s.ghost.reset(want);
     s.ghost.add(hash(n.k));
   }
@@ -701,12 +734,13 @@ class engine {
     fifo& small = s.small[p];
     fifo& main = s.main[p];
     const std::size_t total = small.weight + main.weight;
+    const std::size_t share = s.guard.on() ? guarded_small_percent : small_percent;
     // Bounded passes: each node is promoted or aged at most max_freq times.
     for (std::size_t steps = 0; steps < 2 * (max_freq + 1) * (small.count + main.count) + 2;
          ++steps) {
       const bool small_has_victim = small.tail && !(small.tail == keep && small.count == 1);
       const bool use_small =
-          small_has_victim && (small.weight * 100 >= total * small_percent || !main.tail ||
+          small_has_victim && (small.weight * 100 >= total * share || !main.tail ||
                                (main.tail == keep && main.count == 1));
       if (use_small) {
         node* t = small.tail;
