@@ -10,7 +10,8 @@
 //   see it has left (detail/epoch.hpp). See docs/design.md.
 // - Bounds: a total entry count and a total weight (bytes), enforced at every
 //   insert. An entry heavier than the whole weight budget is rejected.
-// - Eviction: S3-FIFO per shard (see docs/design.md).
+// - Eviction: S3-FIFO per shard, with a guard for main against loops (see
+//   docs/design.md).
 // - Priority classes: eviction empties class 0 in every shard before it
 //   touches class 1 (sessions put anonymous users in 0, signed-in users in 1).
 // - Expiry: an ordered deadline index per shard. Expired entries are never
