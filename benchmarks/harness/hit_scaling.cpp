@@ -16,6 +16,7 @@
 #include "bench_types.hpp"
 #include "recall/cache_data.hpp"
 #include "recall/cache_resource.hpp"
+#include "recall/session.hpp"
 
 using namespace std::chrono_literals;
 
@@ -149,6 +150,26 @@ std::vector<hit_scaling_row> measure_hit_scaling(int repetitions, std::size_t op
     }
   };
   add_borrowing(data, resources);
+
+  // The last row: a session request, each thread on its own session
+  // (two users), so it shows what the two share inside the store.
+  recall::session_store sessions({.name = "hit_scaling_sessions"});
+  std::vector<std::string> session_ids;
+  for (int t = 0; t < 2; ++t) {
+    auto s = sessions.open("");
+    s.set("region", std::string("EU"));
+    s.set("page", 3);
+    s.set("user_name", std::string("alice"));
+    session_ids.push_back(s.id());
+  }
+  ops.push_back({"session request (open, 3 gets, 1 set, end; own session per thread)",
+                 [&](int t, std::size_t i) {
+                   auto s = sessions.open(session_ids[static_cast<std::size_t>(t)]);
+                   keep(s.get<std::string>("region"));
+                   keep(s.get<int>("page"));
+                   keep(s.get<std::string>("user_name"));
+                   s.set("page", static_cast<int>(i));
+                 }});
 
   std::vector<std::vector<timing>> one(ops.size()), two(ops.size());
   for (int rep = 0; rep < repetitions; ++rep) {

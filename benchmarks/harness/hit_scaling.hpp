@@ -1,7 +1,8 @@
 // Hit scaling: the table at the top of issue 12. Each operation is a hit on
 // one of 64 hot keys holding a ~1 KiB value (recall_bench::sales_row), run by
 // 1 thread and by 2 threads over the same 64 keys, in interleaved repetitions;
-// the harness reports medians.
+// the harness reports medians. The last row is a session request, each thread
+// on its own session.
 #pragma once
 
 #include <string>
