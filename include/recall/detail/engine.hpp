@@ -83,6 +83,27 @@ struct engine_config {
 enum class insert_result { inserted, replaced, rejected };
 
 template <class V>
+class engine;
+
+// A key with its table hash, as an engine computed it (engine::hashed()), so
+// that a miss and the insert after it hash the key once. Only an engine makes
+// one, so the hash is always the keyed one; every engine of a process shares
+// the process's secret, so any engine's hashed_key serves every engine.
+class hashed_key {
+ public:
+  operator const key&() const noexcept { return k_; }
+  const key& get() const noexcept { return k_; }
+
+ private:
+  template <class V>
+  friend class engine;
+  hashed_key(const key& k, std::uint64_t h) noexcept : k_(k), h_(h) {}
+
+  key k_;
+  std::uint64_t h_;
+};
+
+template <class V>
 class engine {
   static_assert(std::is_copy_constructible_v<V>,
                 "recall::detail::engine: values are copied on update and for removal events");
@@ -113,6 +134,8 @@ class engine {
   }
 
   time_point now() const noexcept { return config_.time->now(); }
+  // `k` with its table hash, for a visit and then an insert of the same key.
+  hashed_key hashed(const key& k) const noexcept { return {k, hash(k)}; }
   const engine_config<V>& config() const noexcept { return config_; }
 
   // Calls f(const V&, const entry_info&) if `k` holds a live entry, inside a
@@ -120,10 +143,16 @@ class engine {
   // f also sees an entry past its deadline that is not reclaimed yet (a
   // session store tells "expired" from "unknown" that way). An f that returns
   // bool says whether the entry was of use: false makes it a miss (a
-  // cache_data value past its ttl, kept only for fail-safe).
+  // cache_data value past its ttl, kept only for fail-safe). A hashed_key
+  // (hashed()) saves hashing the key again in the insert after a miss.
   template <bool Quiet = false, bool Expired = false, class F>
   bool visit(const key& k, F&& f) {
-    const std::uint64_t h = hash(k);
+    return visit<Quiet, Expired>(hashed(k), std::forward<F>(f));
+  }
+  template <bool Quiet = false, bool Expired = false, class F>
+  bool visit(const hashed_key& hk, F&& f) {
+    const key& k = hk.k_;
+    const std::uint64_t h = hk.h_;
     shard& s = shard_for(h);
     clock_reading t{config_.time.get()};
     bool found = false;
@@ -158,7 +187,12 @@ class engine {
   // both bounds hold again.
   insert_result insert(const key& k, V value, std::size_t weight, time_point deadline,
                        std::uint64_t tag = 0, std::uint8_t priority = 0) {
-    const std::uint64_t h = hash(k);
+    return insert(hashed(k), std::move(value), weight, deadline, tag, priority);
+  }
+  insert_result insert(const hashed_key& hk, V value, std::size_t weight, time_point deadline,
+                       std::uint64_t tag = 0, std::uint8_t priority = 0) {
+    const key& k = hk.k_;
+    const std::uint64_t h = hk.h_;
     shard& s = shard_for(h);
     if (weight > config_.max_weight) {
       s.rejected.fetch_add(1, std::memory_order_relaxed);
