@@ -231,7 +231,8 @@ class engine {
     std::uint8_t kept_class = 0;
     {
       std::lock_guard lock(s.mu);
-      node* n = s.index.find(h, k);
+      const auto at = s.index.probe(h, k);
+      node* n = at.found;
       if (!n || now().time_since_epoch().count() >= n->deadline.load(std::memory_order_relaxed)) {
         return false;
       }
@@ -247,7 +248,7 @@ class engine {
         info.priority = clamp_priority(info.priority);
         auto fresh = std::make_unique<node>(k, std::move(value), info);
         kept = fresh.get();
-        substitute_locked(s, h, *n, *kept, out);
+        substitute_locked(s, at.slot, *n, *kept, out);
         fresh.release();
       }
       kept_class = kept->p();
@@ -642,19 +643,20 @@ class engine {
 
   insert_result insert_locked(shard& s, std::uint64_t h, node* n, batch& out) {
     const time_point due = n->due();
-    if (node* old = s.index.find(h, n->k)) {
+    const auto at = s.index.probe(h, n->k);
+    if (node* old = at.found) {
       add_event(out, *old, removal_cause::replaced);
       if (due != never) s.deadlines.emplace(due, n);
       ++s.inserts;
       ++s.removed[static_cast<int>(removal_cause::replaced)];
       n->in_main = old->in_main;
       n->freq.store(old->freq.load(std::memory_order_relaxed), std::memory_order_relaxed);
-      swap_locked(s, h, *old, *n, out);
+      swap_locked(s, at.slot, *old, *n, out);
       return insert_result::replaced;
     }
     if (due != never) s.deadlines.emplace(due, n);
     try {
-      retire_locked(s, s.index.insert(h, n, [this](const node& x) { return hash(x.k); }));
+      retire_locked(s, s.index.insert(at, h, n, [this](const node& x) { return hash(x.k); }));
     } catch (...) {
       if (due != never) s.deadlines.erase({due, n});
       throw;
@@ -667,11 +669,12 @@ class engine {
   }
 
   // `fresh` (already in the deadline index if it has a deadline) takes the
-  // place of `old` (same key) everywhere; `old` is retired.
-  void swap_locked(shard& s, std::uint64_t h, node& old, node& fresh, batch& out) noexcept {
+  // place of `old` (same key, in index slot `slot`) everywhere; `old` is
+  // retired.
+  void swap_locked(shard& s, std::size_t slot, node& old, node& fresh, batch& out) noexcept {
     queue_of(s, old).unlink(&old);
     if (old.due() != never) s.deadlines.erase({old.due(), &old});
-    s.index.replace(h, &old, &fresh);
+    s.index.replace(slot, &fresh);
     queue_of(s, fresh).push_head(&fresh);
     account(out, old, -1);
     account(out, fresh, +1);
@@ -679,11 +682,11 @@ class engine {
   }
 
   // update() with a new value: a new node replaces the old one.
-  void substitute_locked(shard& s, std::uint64_t h, node& old, node& fresh, batch& out) {
+  void substitute_locked(shard& s, std::size_t slot, node& old, node& fresh, batch& out) {
     if (fresh.due() != never) s.deadlines.emplace(fresh.due(), &fresh);
     fresh.in_main = old.in_main;
     fresh.freq.store(old.freq.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    swap_locked(s, h, old, fresh, out);
+    swap_locked(s, slot, old, fresh, out);
   }
 
   // update() of the information only, in place. An update is a use, so the
