@@ -147,36 +147,11 @@ class engine {
   // (hashed()) saves hashing the key again in the insert after a miss.
   template <bool Quiet = false, bool Expired = false, class F>
   bool visit(const key& k, F&& f) {
-    return visit<Quiet, Expired>(hashed(k), std::forward<F>(f));
+    return visit_hashed<Quiet, Expired>(k, hash(k), std::forward<F>(f));
   }
   template <bool Quiet = false, bool Expired = false, class F>
-  bool visit(const hashed_key& hk, F&& f) {
-    const key& k = hk.k_;
-    const std::uint64_t h = hk.h_;
-    shard& s = shard_for(h);
-    clock_reading t{config_.time.get()};
-    bool found = false;
-    std::uint32_t thread;
-    {
-      epoch::read_guard guard;
-      thread = guard.thread_index();
-      if (node* n = s.index.find(h, k)) {
-        const auto deadline = n->deadline.load(std::memory_order_relaxed);
-        if (Expired || deadline == never_rep || t.ticks() < deadline) {
-          const auto freq = n->freq.load(std::memory_order_relaxed);
-          if (freq < max_freq) n->freq.store(freq + 1, std::memory_order_relaxed);
-          if constexpr (std::is_same_v<decltype(f(n->value, n->info())), bool>) {
-            found = f(static_cast<const V&>(n->value), n->info());
-          } else {
-            f(static_cast<const V&>(n->value), n->info());
-            found = true;
-          }
-        }
-      }
-    }
-    if constexpr (!Quiet) found ? hits_.add_hit(thread) : hits_.add_miss(thread);
-    maybe_sweep(s, h, t);
-    return found;
+  bool visit(const hashed_key& k, F&& f) {
+    return visit_hashed<Quiet, Expired>(k.k_, k.h_, std::forward<F>(f));
   }
 
   bool contains(const key& k) {
@@ -187,34 +162,11 @@ class engine {
   // both bounds hold again.
   insert_result insert(const key& k, V value, std::size_t weight, time_point deadline,
                        std::uint64_t tag = 0, std::uint8_t priority = 0) {
-    return insert(hashed(k), std::move(value), weight, deadline, tag, priority);
+    return insert_hashed(k, hash(k), std::move(value), weight, deadline, tag, priority);
   }
-  insert_result insert(const hashed_key& hk, V value, std::size_t weight, time_point deadline,
+  insert_result insert(const hashed_key& k, V value, std::size_t weight, time_point deadline,
                        std::uint64_t tag = 0, std::uint8_t priority = 0) {
-    const key& k = hk.k_;
-    const std::uint64_t h = hk.h_;
-    shard& s = shard_for(h);
-    if (weight > config_.max_weight) {
-      s.rejected.fetch_add(1, std::memory_order_relaxed);
-      return insert_result::rejected;
-    }
-    auto fresh = std::make_unique<node>(
-        k, std::move(value), entry_info{deadline, weight, tag, clamp_priority(priority)});
-    node* const n = fresh.get();
-    batch out;
-    insert_result result;
-    {
-      std::lock_guard lock(s.mu);
-      result = insert_locked(s, h, n, out);
-      fresh.release();
-      evict_locked(s, n, out, 0);
-      finish_locked(s, out);
-    }
-    if (over_budget(out)) make_room(s, n, clamp_priority(priority), out);
-    release(out);
-    clock_reading t{config_.time.get()};
-    maybe_sweep(s, h, t);
-    return result;
+    return insert_hashed(k.k_, k.h_, std::move(value), weight, deadline, tag, priority);
   }
 
   // Calls f(V&, entry_info&) under the shard's lock on a live entry. f may
@@ -505,6 +457,61 @@ class engine {
     time_point::rep value_ = 0;
     bool read_ = false;
   };
+
+  // visit() and insert() of `k`, whose table hash is `h`.
+  template <bool Quiet, bool Expired, class F>
+  bool visit_hashed(const key& k, std::uint64_t h, F&& f) {
+    shard& s = shard_for(h);
+    clock_reading t{config_.time.get()};
+    bool found = false;
+    std::uint32_t thread;
+    {
+      epoch::read_guard guard;
+      thread = guard.thread_index();
+      if (node* n = s.index.find(h, k)) {
+        const auto deadline = n->deadline.load(std::memory_order_relaxed);
+        if (Expired || deadline == never_rep || t.ticks() < deadline) {
+          const auto freq = n->freq.load(std::memory_order_relaxed);
+          if (freq < max_freq) n->freq.store(freq + 1, std::memory_order_relaxed);
+          if constexpr (std::is_same_v<decltype(f(n->value, n->info())), bool>) {
+            found = f(static_cast<const V&>(n->value), n->info());
+          } else {
+            f(static_cast<const V&>(n->value), n->info());
+            found = true;
+          }
+        }
+      }
+    }
+    if constexpr (!Quiet) found ? hits_.add_hit(thread) : hits_.add_miss(thread);
+    maybe_sweep(s, h, t);
+    return found;
+  }
+
+  insert_result insert_hashed(const key& k, std::uint64_t h, V value, std::size_t weight,
+                              time_point deadline, std::uint64_t tag, std::uint8_t priority) {
+    shard& s = shard_for(h);
+    if (weight > config_.max_weight) {
+      s.rejected.fetch_add(1, std::memory_order_relaxed);
+      return insert_result::rejected;
+    }
+    auto fresh = std::make_unique<node>(
+        k, std::move(value), entry_info{deadline, weight, tag, clamp_priority(priority)});
+    node* const n = fresh.get();
+    batch out;
+    insert_result result;
+    {
+      std::lock_guard lock(s.mu);
+      result = insert_locked(s, h, n, out);
+      fresh.release();
+      evict_locked(s, n, out, 0);
+      finish_locked(s, out);
+    }
+    if (over_budget(out)) make_room(s, n, clamp_priority(priority), out);
+    release(out);
+    clock_reading t{config_.time.get()};
+    maybe_sweep(s, h, t);
+    return result;
+  }
 
   static std::size_t shard_count(const engine_config<V>& c) {
     std::size_t n = c.shards;
