@@ -133,9 +133,9 @@ class key_builder {
   }
 
   key finish() {
-    XXH128_hash_t h = state_ ? (XXH3_128bits_update(&*state_, buffer_, used_),
-                                XXH3_128bits_digest(&*state_))
-                             : XXH3_128bits_withSeed(buffer_, used_, seed_);
+    XXH128_hash_t h =
+        state_ ? (XXH3_128bits_update(&*state_, buffer_, used_), XXH3_128bits_digest(&*state_))
+               : XXH3_128bits_withSeed(buffer_, used_, seed_);
     return key{h.low64, h.high64};
   }
 

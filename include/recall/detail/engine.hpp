@@ -91,8 +91,8 @@ class engine;
 // the process's secret, so any engine's hashed_key serves every engine.
 class hashed_key {
  public:
+  // Still the key wherever one is expected (single-flight, L2, erase).
   operator const key&() const noexcept { return k_; }
-  const key& get() const noexcept { return k_; }
 
  private:
   template <class V>
