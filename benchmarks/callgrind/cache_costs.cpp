@@ -55,10 +55,11 @@ struct locked_lru {
 bool engine_get_or_put(recall::detail::engine<std::uint64_t>& e, const recall::key& k,
                        std::uint64_t v) {
   std::uint64_t out = 0;
-  if (e.visit(k, [&](const std::uint64_t& x, const recall::detail::entry_info&) { out = x; })) {
+  const auto hk = e.hashed(k);
+  if (e.visit(hk, [&](const std::uint64_t& x, const recall::detail::entry_info&) { out = x; })) {
     return true;
   }
-  e.insert(k, v, 1, recall::detail::never);
+  e.insert(hk, v, 1, recall::detail::never);
   return false;
 }
 
@@ -152,8 +153,9 @@ int main(int argc, char** argv) {
     op = [&](int i) {
       const recall::key k =
           recall_bench::key_of(std::uint64_t{1} << 40 | static_cast<std::uint64_t>(i));
-      engine.visit(k, [](const std::uint64_t&, const recall::detail::entry_info&) {});
-      engine.insert(k, static_cast<std::uint64_t>(i), 1, recall::detail::never);
+      const auto hk = engine.hashed(k);
+      engine.visit(hk, [](const std::uint64_t&, const recall::detail::entry_info&) {});
+      engine.insert(hk, static_cast<std::uint64_t>(i), 1, recall::detail::never);
     };
   } else if (kind == "lru_hit") {
     op = [&](int i) {

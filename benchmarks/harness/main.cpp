@@ -90,10 +90,11 @@ result replay_engine(const trace& t, const std::vector<recall::key>& keys, std::
     e.emplace(engine_setup(capacity, shards));
     for (const std::uint32_t id : t.requests) {
       std::uint64_t v = 0;
-      if (e->visit(keys[id], [&](const std::uint64_t& x, const entry_info&) { v = x; })) {
+      const auto k = e->hashed(keys[id]);
+      if (e->visit(k, [&](const std::uint64_t& x, const entry_info&) { v = x; })) {
         ++hits;
       } else {
-        e->insert(keys[id], id, 1, never);
+        e->insert(k, id, 1, never);
       }
     }
   });
@@ -244,8 +245,9 @@ std::vector<result> throughput_rows(const trace& t, std::size_t capacity, double
     engine<std::uint64_t> e(engine_setup(capacity, 0));
     const auto engine_op = [&](engine<std::uint64_t>& c, std::uint32_t id) {
       std::uint64_t v = 0;
-      if (c.visit(keys[id], [&](const std::uint64_t& x, const entry_info&) { v = x; })) return true;
-      c.insert(keys[id], id, 1, never);
+      const auto k = c.hashed(keys[id]);
+      if (c.visit(k, [&](const std::uint64_t& x, const entry_info&) { v = x; })) return true;
+      c.insert(k, id, 1, never);
       return false;
     };
     rows.push_back(throughput(t, "recall-sharded", capacity, threads, e, engine_op));

@@ -217,8 +217,10 @@ class resource_cache {
     return o;
   }
 
-  std::pair<key, std::uint64_t> key_of(const Args&... args) const {
-    return scoped_key(options_.scope, seed_, "cache_resource", identity_, args...);
+  // The key with its table hash, which a miss's lookups and insert share.
+  std::pair<hashed_key, std::uint64_t> key_of(const Args&... args) const {
+    const auto [k, tag] = scoped_key(options_.scope, seed_, "cache_resource", identity_, args...);
+    return {engine_.hashed(k), tag};
   }
 
   bool is_valid(T& object) const noexcept {
@@ -233,7 +235,7 @@ class resource_cache {
     return !a.owner_before(b) && !b.owner_before(a);
   }
 
-  std::shared_ptr<T> load(const key& k, std::uint64_t tag, const std::weak_ptr<T>& rejected,
+  std::shared_ptr<T> load(const hashed_key& k, std::uint64_t tag, const std::weak_ptr<T>& rejected,
                           const Args&... args) {
     return flights_.run(k, identity_, [&]() -> std::shared_ptr<T> {
       // Only a flight's leader inserts, so what this finds cannot change under
@@ -250,7 +252,7 @@ class resource_cache {
     });
   }
 
-  std::shared_ptr<T> build(const key& k, std::uint64_t tag, const Args&... args) {
+  std::shared_ptr<T> build(const hashed_key& k, std::uint64_t tag, const Args&... args) {
     loads_.fetch_add(1, std::memory_order_relaxed);
     const auto started = std::chrono::steady_clock::now();
     std::shared_ptr<T> owner;

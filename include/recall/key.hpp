@@ -113,9 +113,18 @@ class key_builder {
     XXH3_128bits_update(&*state_, data, size);
   }
 
+  // A fixed-size copy, so that a scalar argument costs a store wherever the
+  // compiler declines to inline add_bytes.
   template <class T>
   requires std::is_arithmetic_v<T> || std::is_enum_v<T>
-  void add(T value) { add_bytes(&value, sizeof(value)); }
+  void add(T value) {
+    if (sizeof(value) <= sizeof(buffer_) - used_) {
+      std::memcpy(buffer_ + used_, &value, sizeof(value));
+      used_ += sizeof(value);
+      return;
+    }
+    add_bytes(&value, sizeof(value));
+  }
 
   // Length-prefixed, so adjacent strings cannot run into each other.
   void add(std::string_view text) {
@@ -124,9 +133,9 @@ class key_builder {
   }
 
   key finish() {
-    XXH128_hash_t h = state_ ? (XXH3_128bits_update(&*state_, buffer_, used_),
-                                XXH3_128bits_digest(&*state_))
-                             : XXH3_128bits_withSeed(buffer_, used_, seed_);
+    XXH128_hash_t h =
+        state_ ? (XXH3_128bits_update(&*state_, buffer_, used_), XXH3_128bits_digest(&*state_))
+               : XXH3_128bits_withSeed(buffer_, used_, seed_);
     return key{h.low64, h.high64};
   }
 

@@ -240,8 +240,10 @@ class data_cache final : private l2_tier::listener {
     return o;
   }
 
-  std::pair<key, std::uint64_t> key_of(const Args&... args) const {
-    return scoped_key(options_.scope, seed_, "cache_data", identity_, args...);
+  // The key with its table hash, which a miss's lookups and insert share.
+  std::pair<hashed_key, std::uint64_t> key_of(const Args&... args) const {
+    const auto [k, tag] = scoped_key(options_.scope, seed_, "cache_data", identity_, args...);
+    return {engine_.hashed(k), tag};
   }
 
   bool is_stale(time_point computed_at, time_point t) const {
@@ -257,7 +259,7 @@ class data_cache final : private l2_tier::listener {
   // (fail-safe) expired while the function is failing. Returns false on a
   // miss; rethrows a cached error; starts a refresh of a stale value.
   template <class Use>
-  bool visit_live(const key& k, Use&& use, lookup_result<R>* meta, std::uint64_t tag,
+  bool visit_live(const hashed_key& k, Use&& use, lookup_result<R>* meta, std::uint64_t tag,
                   const Args&... args) {
     std::exception_ptr error;
     std::shared_ptr<std::atomic<bool>> refresh;
@@ -284,7 +286,7 @@ class data_cache final : private l2_tier::listener {
     return true;
   }
 
-  bool hit(const key& k, std::uint64_t tag, std::optional<R>* out, lookup_result<R>* meta,
+  bool hit(const hashed_key& k, std::uint64_t tag, std::optional<R>* out, lookup_result<R>* meta,
            const Args&... args) {
     return visit_live(
         k, [out](const entry& e, lookup_result<R>*) { out->emplace(*e.value); }, meta, tag,
@@ -307,7 +309,7 @@ class data_cache final : private l2_tier::listener {
     std::optional<loaded> live;
     std::optional<loaded> expired;
   };
-  in_memory from_memory(const key& k) {
+  in_memory from_memory(const hashed_key& k) {
     in_memory out;
     std::exception_ptr error;
     const time_point t = engine_.now();
@@ -323,7 +325,7 @@ class data_cache final : private l2_tier::listener {
     return out;
   }
 
-  loaded load(const key& k, std::uint64_t tag, const Args&... args) {
+  loaded load(const hashed_key& k, std::uint64_t tag, const Args&... args) {
     return flights_.run(k, identity_, [&]() -> loaded {
       // Another caller may have stored it between our miss and this flight.
       in_memory memory = from_memory(k);
@@ -340,8 +342,8 @@ class data_cache final : private l2_tier::listener {
   // nullopt when this process should compute (`claim` says whether L2
   // answered and whether this process holds the lease). An expired record
   // may become the fail-safe fallback.
-  std::optional<loaded> from_l2(const key& k, std::uint64_t tag, std::optional<loaded>& fallback,
-                                l2_claim& claim) {
+  std::optional<loaded> from_l2(const hashed_key& k, std::uint64_t tag,
+                                std::optional<loaded>& fallback, l2_claim& claim) {
     const auto& o = options_.l2->options();
     const auto give_up = std::chrono::steady_clock::now() + o.lease_wait;
     bool waited = false;
@@ -378,7 +380,7 @@ class data_cache final : private l2_tier::listener {
   // A record from L2 into memory, with its age kept. Returns it if it is
   // within its ttl; an expired one only becomes the fail-safe fallback (if
   // newer than what memory had).
-  std::optional<loaded> admit(const key& k, std::uint64_t tag, const l2_record& record,
+  std::optional<loaded> admit(const hashed_key& k, std::uint64_t tag, const l2_record& record,
                               std::optional<loaded>& fallback) {
     decoded<R> d = decode<R>(record.value);
     if (!d) {
@@ -407,7 +409,7 @@ class data_cache final : private l2_tier::listener {
     return l;
   }
 
-  loaded compute_and_store(const key& k, std::uint64_t tag, origin from,
+  loaded compute_and_store(const hashed_key& k, std::uint64_t tag, origin from,
                            const std::optional<loaded>& fallback, l2_claim claim,
                            const Args&... args) {
     loads_.fetch_add(1, std::memory_order_relaxed);
@@ -470,7 +472,7 @@ class data_cache final : private l2_tier::listener {
 
   // The function failed: an expired value younger than fail_safe is served
   // instead, and the function is not called again before fail_safe_retry.
-  std::optional<loaded> serve_fail_safe(const key& k, std::uint64_t tag,
+  std::optional<loaded> serve_fail_safe(const hashed_key& k, std::uint64_t tag,
                                         const std::optional<loaded>& fallback) {
     if (!options_.fail_safe || !fallback) return std::nullopt;
     const time_point t = engine_.now();
@@ -497,8 +499,8 @@ class data_cache final : private l2_tier::listener {
                        std::memory_order_relaxed);
   }
 
-  void schedule_refresh(const key& k, std::uint64_t tag, std::shared_ptr<std::atomic<bool>> flag,
-                        const Args&... args) {
+  void schedule_refresh(const hashed_key& k, std::uint64_t tag,
+                        std::shared_ptr<std::atomic<bool>> flag, const Args&... args) {
     auto task = [this, life = lifetime_, k, tag, flag,
                  saved = std::tuple<std::decay_t<Args>...>(args...)]() {
       if (!life->enter()) return;
@@ -530,7 +532,7 @@ class data_cache final : private l2_tier::listener {
   // result there (another replica refreshed) takes it, and one that finds
   // the key leased leaves the work to the holder, whose result then replaces
   // every replica's old copy.
-  void refresh(const key& k, std::uint64_t tag, const Args&... args) {
+  void refresh(const hashed_key& k, std::uint64_t tag, const Args&... args) {
     flights_.run(k, identity_, [&]() -> loaded {
       in_memory memory = from_memory(k);
       l2_claim claim;

@@ -85,6 +85,27 @@ struct engine_config {
 enum class insert_result { inserted, replaced, rejected };
 
 template <class V>
+class engine;
+
+// A key with its table hash, as an engine computed it (engine::hashed()), so
+// that a miss and the insert after it hash the key once. Only an engine makes
+// one, so the hash is always the keyed one; every engine of a process shares
+// the process's secret, so any engine's hashed_key serves every engine.
+class hashed_key {
+ public:
+  // Still the key wherever one is expected (single-flight, L2, erase).
+  operator const key&() const noexcept { return k_; }
+
+ private:
+  template <class V>
+  friend class engine;
+  hashed_key(const key& k, std::uint64_t h) noexcept : k_(k), h_(h) {}
+
+  key k_;
+  std::uint64_t h_;
+};
+
+template <class V>
 class engine {
   static_assert(std::is_copy_constructible_v<V>,
                 "recall::detail::engine: values are copied on update and for removal events");
@@ -115,6 +136,8 @@ class engine {
   }
 
   time_point now() const noexcept { return config_.time->now(); }
+  // `k` with its table hash, for a visit and then an insert of the same key.
+  hashed_key hashed(const key& k) const noexcept { return {k, hash(k)}; }
   const engine_config<V>& config() const noexcept { return config_; }
 
   // Calls f(const V&, const entry_info&) if `k` holds a live entry, inside a
@@ -122,34 +145,15 @@ class engine {
   // f also sees an entry past its deadline that is not reclaimed yet (a
   // session store tells "expired" from "unknown" that way). An f that returns
   // bool says whether the entry was of use: false makes it a miss (a
-  // cache_data value past its ttl, kept only for fail-safe).
+  // cache_data value past its ttl, kept only for fail-safe). A hashed_key
+  // (hashed()) saves hashing the key again in the insert after a miss.
   template <bool Quiet = false, bool Expired = false, class F>
   bool visit(const key& k, F&& f) {
-    const std::uint64_t h = hash(k);
-    shard& s = shard_for(h);
-    clock_reading t{config_.time.get()};
-    bool found = false;
-    std::uint32_t thread;
-    {
-      epoch::read_guard guard;
-      thread = guard.thread_index();
-      if (node* n = s.index.find(h, k)) {
-        const auto deadline = n->deadline.load(std::memory_order_relaxed);
-        if (Expired || deadline == never_rep || t.ticks() < deadline) {
-          const auto freq = n->freq.load(std::memory_order_relaxed);
-          if (freq < max_freq) n->freq.store(freq + 1, std::memory_order_relaxed);
-          if constexpr (std::is_same_v<decltype(f(n->value, n->info())), bool>) {
-            found = f(static_cast<const V&>(n->value), n->info());
-          } else {
-            f(static_cast<const V&>(n->value), n->info());
-            found = true;
-          }
-        }
-      }
-    }
-    if constexpr (!Quiet) found ? hits_.add_hit(thread) : hits_.add_miss(thread);
-    maybe_sweep(s, h, t);
-    return found;
+    return visit_hashed<Quiet, Expired>(k, hash(k), std::forward<F>(f));
+  }
+  template <bool Quiet = false, bool Expired = false, class F>
+  bool visit(const hashed_key& k, F&& f) {
+    return visit_hashed<Quiet, Expired>(k.k_, k.h_, std::forward<F>(f));
   }
 
   bool contains(const key& k) {
@@ -160,29 +164,11 @@ class engine {
   // both bounds hold again.
   insert_result insert(const key& k, V value, std::size_t weight, time_point deadline,
                        std::uint64_t tag = 0, std::uint8_t priority = 0) {
-    const std::uint64_t h = hash(k);
-    shard& s = shard_for(h);
-    if (weight > config_.max_weight) {
-      s.rejected.fetch_add(1, std::memory_order_relaxed);
-      return insert_result::rejected;
-    }
-    auto fresh = std::make_unique<node>(
-        k, std::move(value), entry_info{deadline, weight, tag, clamp_priority(priority)});
-    node* const n = fresh.get();
-    batch out;
-    insert_result result;
-    {
-      std::lock_guard lock(s.mu);
-      result = insert_locked(s, h, n, out);
-      fresh.release();
-      evict_locked(s, n, out, 0);
-      finish_locked(s, out);
-    }
-    if (over_budget(out)) make_room(s, n, clamp_priority(priority), out);
-    release(out);
-    clock_reading t{config_.time.get()};
-    maybe_sweep(s, h, t);
-    return result;
+    return insert_hashed(k, hash(k), std::move(value), weight, deadline, tag, priority);
+  }
+  insert_result insert(const hashed_key& k, V value, std::size_t weight, time_point deadline,
+                       std::uint64_t tag = 0, std::uint8_t priority = 0) {
+    return insert_hashed(k.k_, k.h_, std::move(value), weight, deadline, tag, priority);
   }
 
   // Calls f(V&, entry_info&) under the shard's lock on a live entry. f may
@@ -199,7 +185,8 @@ class engine {
     std::uint8_t kept_class = 0;
     {
       std::lock_guard lock(s.mu);
-      node* n = s.index.find(h, k);
+      const auto at = s.index.probe(h, k);
+      node* n = at.found;
       if (!n || now().time_since_epoch().count() >= n->deadline.load(std::memory_order_relaxed)) {
         return false;
       }
@@ -215,7 +202,7 @@ class engine {
         info.priority = clamp_priority(info.priority);
         auto fresh = std::make_unique<node>(k, std::move(value), info);
         kept = fresh.get();
-        substitute_locked(s, h, *n, *kept, out);
+        substitute_locked(s, at.slot, *n, *kept, out);
         fresh.release();
       }
       kept_class = kept->p();
@@ -479,6 +466,61 @@ class engine {
     bool read_ = false;
   };
 
+  // visit() and insert() of `k`, whose table hash is `h`.
+  template <bool Quiet, bool Expired, class F>
+  bool visit_hashed(const key& k, std::uint64_t h, F&& f) {
+    shard& s = shard_for(h);
+    clock_reading t{config_.time.get()};
+    bool found = false;
+    std::uint32_t thread;
+    {
+      epoch::read_guard guard;
+      thread = guard.thread_index();
+      if (node* n = s.index.find(h, k)) {
+        const auto deadline = n->deadline.load(std::memory_order_relaxed);
+        if (Expired || deadline == never_rep || t.ticks() < deadline) {
+          const auto freq = n->freq.load(std::memory_order_relaxed);
+          if (freq < max_freq) n->freq.store(freq + 1, std::memory_order_relaxed);
+          if constexpr (std::is_same_v<decltype(f(n->value, n->info())), bool>) {
+            found = f(static_cast<const V&>(n->value), n->info());
+          } else {
+            f(static_cast<const V&>(n->value), n->info());
+            found = true;
+          }
+        }
+      }
+    }
+    if constexpr (!Quiet) found ? hits_.add_hit(thread) : hits_.add_miss(thread);
+    maybe_sweep(s, h, t);
+    return found;
+  }
+
+  insert_result insert_hashed(const key& k, std::uint64_t h, V value, std::size_t weight,
+                              time_point deadline, std::uint64_t tag, std::uint8_t priority) {
+    shard& s = shard_for(h);
+    if (weight > config_.max_weight) {
+      s.rejected.fetch_add(1, std::memory_order_relaxed);
+      return insert_result::rejected;
+    }
+    auto fresh = std::make_unique<node>(
+        k, std::move(value), entry_info{deadline, weight, tag, clamp_priority(priority)});
+    node* const n = fresh.get();
+    batch out;
+    insert_result result;
+    {
+      std::lock_guard lock(s.mu);
+      result = insert_locked(s, h, n, out);
+      fresh.release();
+      evict_locked(s, n, out, 0);
+      finish_locked(s, out);
+    }
+    if (over_budget(out)) make_room(s, n, clamp_priority(priority), out);
+    release(out);
+    clock_reading t{config_.time.get()};
+    maybe_sweep(s, h, t);
+    return result;
+  }
+
   static std::size_t shard_count(const engine_config<V>& c) {
     std::size_t n = c.shards;
     if (n == 0) {
@@ -616,19 +658,20 @@ class engine {
 
   insert_result insert_locked(shard& s, std::uint64_t h, node* n, batch& out) {
     const time_point due = n->due();
-    if (node* old = s.index.find(h, n->k)) {
+    const auto at = s.index.probe(h, n->k);
+    if (node* old = at.found) {
       add_event(out, *old, removal_cause::replaced);
       if (due != never) s.deadlines.emplace(due, n);
       ++s.inserts;
       ++s.removed[static_cast<int>(removal_cause::replaced)];
       n->in_main = old->in_main;
       n->freq.store(old->freq.load(std::memory_order_relaxed), std::memory_order_relaxed);
-      swap_locked(s, h, *old, *n, out);
+      swap_locked(s, at.slot, *old, *n, out);
       return insert_result::replaced;
     }
     if (due != never) s.deadlines.emplace(due, n);
     try {
-      retire_locked(s, s.index.insert(h, n, [this](const node& x) { return hash(x.k); }));
+      retire_locked(s, s.index.insert(at, h, n, [this](const node& x) { return hash(x.k); }));
     } catch (...) {
       if (due != never) s.deadlines.erase({due, n});
       throw;
@@ -665,11 +708,12 @@ class engine {
   }
 
   // `fresh` (already in the deadline index if it has a deadline) takes the
-  // place of `old` (same key) everywhere; `old` is retired.
-  void swap_locked(shard& s, std::uint64_t h, node& old, node& fresh, batch& out) noexcept {
+  // place of `old` (same key, in index slot `slot`) everywhere; `old` is
+  // retired.
+  void swap_locked(shard& s, std::size_t slot, node& old, node& fresh, batch& out) noexcept {
     queue_of(s, old).unlink(&old);
     if (old.due() != never) s.deadlines.erase({old.due(), &old});
-    s.index.replace(h, &old, &fresh);
+    s.index.replace(slot, &fresh);
     queue_of(s, fresh).push_head(&fresh);
     account(out, old, -1);
     account(out, fresh, +1);
@@ -677,11 +721,11 @@ class engine {
   }
 
   // update() with a new value: a new node replaces the old one.
-  void substitute_locked(shard& s, std::uint64_t h, node& old, node& fresh, batch& out) {
+  void substitute_locked(shard& s, std::size_t slot, node& old, node& fresh, batch& out) {
     if (fresh.due() != never) s.deadlines.emplace(fresh.due(), &fresh);
     fresh.in_main = old.in_main;
     fresh.freq.store(old.freq.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    swap_locked(s, h, old, fresh, out);
+    swap_locked(s, slot, old, fresh, out);
   }
 
   // update() of the information only, in place. An update is a use, so the

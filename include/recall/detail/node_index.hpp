@@ -51,32 +51,63 @@ class node_index {
         Node* n = t->slots[g * 8 + slot_in(m)].load(std::memory_order_seq_cst);
         if (n && n->k == k) return n;
       }
-      if (match(w, empty) || step >= t->groups) return nullptr;
+      if (match_empty(w) || step >= t->groups) return nullptr;
       g = next_group(g, *t);
     }
   }
 
   std::size_t size() const noexcept { return size_; }
 
-  // Adds `n`, whose key is absent. Returns the table it replaced if it had to
-  // grow (the caller frees it after a grace period), else nullptr.
+  // The writer's search for a key: its node and slot, or, when it is absent,
+  // the first free slot of its probe sequence, where insert() puts it. So an
+  // insert walks the probe sequence once.
+  struct position {
+    Node* found;
+    std::size_t slot;
+  };
+  position probe(std::uint64_t h, const key& k) const noexcept {
+    const table& t = *current_.load(std::memory_order_relaxed);
+    std::size_t g = group_of(h, t);
+    std::size_t free = 0;
+    bool have_free = false;
+    for (std::size_t step = 1;; ++step) {
+      const std::uint64_t w = t.ctrl[g].load(std::memory_order_relaxed);
+      for (std::uint64_t m = match(w, h & 0x7f); m; m &= m - 1) {
+        const std::size_t i = g * 8 + slot_in(m);
+        Node* n = t.slots[i].load(std::memory_order_relaxed);
+        if (n->k == k) return {n, i};
+      }
+      if (!have_free && (w & msbs)) {
+        free = g * 8 + slot_in(w & msbs);
+        have_free = true;
+      }
+      if (match_empty(w) || step >= t.groups) return {nullptr, free};
+      g = next_group(g, t);
+    }
+  }
+
+  // Adds `n` at `at`, which probe() returned for its key (absent) with
+  // nothing changed since. Returns the table it replaced if it had to grow
+  // (the caller frees it after a grace period), else nullptr.
   template <class Hash>
-  table* insert(std::uint64_t h, Node* n, const Hash& hash_of) {
+  table* insert(const position& at, std::uint64_t h, Node* n, const Hash& hash_of) {
     table* t = current_.load(std::memory_order_relaxed);
     table* old = nullptr;
-    if ((size_ + tombstones_ + 1) * 8 > capacity(*t) * 7) {
+    // A tombstone taken over leaves the load as it was.
+    if (!is_deleted(*t, at.slot) && (size_ + tombstones_ + 1) * 8 > capacity(*t) * 7) {
       old = t;
-      t = rebuild(size_ + 1, hash_of);
+      place(*rebuild(size_ + 1, hash_of), h, n);
+    } else {
+      put(*t, at.slot, h, n);
     }
-    place(*t, h, n);
     ++size_;
     return old;
   }
 
-  // Puts `fresh` where `old` is (same key): readers see one or the other.
-  void replace(std::uint64_t h, const Node* old, Node* fresh) noexcept {
-    table& t = *current_.load(std::memory_order_relaxed);
-    t.slots[locate(t, h, old)].store(fresh, std::memory_order_seq_cst);
+  // Puts `fresh` in `slot`, where probe() found its key: readers see the old
+  // node or the new one.
+  void replace(std::size_t slot, Node* fresh) noexcept {
+    current_.load(std::memory_order_relaxed)->slots[slot].store(fresh, std::memory_order_seq_cst);
   }
 
   void erase(std::uint64_t h, const Node* n) noexcept {
@@ -84,7 +115,7 @@ class node_index {
     const std::size_t i = locate(t, h, n);
     std::atomic<std::uint64_t>& word = t.ctrl[i / 8];
     const std::uint64_t w = word.load(std::memory_order_relaxed);
-    const bool keep_probing = !match(w, empty);
+    const bool keep_probing = !match_empty(w);
     if (keep_probing) ++tombstones_;
     word.store(with_byte(w, i % 8, keep_probing ? deleted : empty), std::memory_order_seq_cst);
     t.slots[i].store(nullptr, std::memory_order_seq_cst);
@@ -116,6 +147,9 @@ class node_index {
     const std::uint64_t x = w ^ (lsbs * byte);
     return ~(((x & ~msbs) + ~msbs) | x | ~msbs);
   }
+  // High bit set in every empty byte: empty (0x80) and deleted (0xfe) both
+  // have the high bit, and only deleted has bit 1 (Abseil's test).
+  static std::uint64_t match_empty(std::uint64_t w) noexcept { return w & ~(w << 6) & msbs; }
   static std::size_t slot_in(std::uint64_t m) noexcept {
     return static_cast<std::size_t>(std::countr_zero(m)) / 8;
   }
@@ -152,17 +186,26 @@ class node_index {
     return t;
   }
 
-  // Writes `n` into the first free slot of its probe sequence: slot first,
-  // then the control byte that makes readers look at it.
+  bool is_deleted(const table& t, std::size_t i) const noexcept {
+    return ((t.ctrl[i / 8].load(std::memory_order_relaxed) >> (8 * (i % 8))) & 0xff) == deleted;
+  }
+
+  // Writes `n` into free slot `i`: slot first, then the control byte that
+  // makes readers look at it.
+  void put(table& t, std::size_t i, std::uint64_t h, Node* n) noexcept {
+    std::atomic<std::uint64_t>& word = t.ctrl[i / 8];
+    const std::uint64_t w = word.load(std::memory_order_relaxed);
+    if (((w >> (8 * (i % 8))) & 0xff) == deleted) --tombstones_;
+    t.slots[i].store(n, std::memory_order_seq_cst);
+    word.store(with_byte(w, i % 8, h & 0x7f), std::memory_order_seq_cst);
+  }
+
+  // Writes `n` into the first free slot of its probe sequence.
   void place(table& t, std::uint64_t h, Node* n) noexcept {
     std::size_t g = group_of(h, t);
     for (;;) {
-      const std::uint64_t w = t.ctrl[g].load(std::memory_order_relaxed);
-      if (const std::uint64_t free = w & msbs) {
-        const std::size_t i = slot_in(free);
-        if (((w >> (8 * i)) & 0xff) == deleted) --tombstones_;
-        t.slots[g * 8 + i].store(n, std::memory_order_seq_cst);
-        t.ctrl[g].store(with_byte(w, i, h & 0x7f), std::memory_order_seq_cst);
+      if (const std::uint64_t free = t.ctrl[g].load(std::memory_order_relaxed) & msbs) {
+        put(t, g * 8 + slot_in(free), h, n);
         return;
       }
       g = next_group(g, t);
