@@ -150,18 +150,22 @@ struct inline_id {
 
 struct session_state : session_record {
   session_state(std::uint64_t tag_, std::string user_, time_point now, time_point deadline_)
-      : session_record(tag_), user(std::move(user_)), created(now), deadline(deadline_) {}
+      : session_record(tag_), deadline(deadline_), created(now), user(std::move(user_)) {}
 
   // Ordered so that no padding is left: the object, with its inline slots
-  // and std::make_shared's counts, fills one 368-byte malloc chunk.
-  mutable small_mutex mu;
+  // and std::make_shared's counts, fills one 368-byte malloc chunk. Two
+  // sessions opened one after the other are neighbours in the heap, and the
+  // one cache line at their border holds the first 40 bytes of one and the
+  // last 40 of the other next to the first one's counts (written by every
+  // open and end): so what a request writes is kept away from both ends,
+  // the front holds what a request only reads (the tag, the id) and the back
+  // what it reads at most once (`created`, the key, the user), and two users
+  // on two cores do not write one line (docs/benchmarks.md).
   inline_id id;                     // guarded: empty until stored; kept after the end (a dead id)
   std::atomic<bool> stored{false};  // set once, by the only handle of a fresh session
   bool ended = false;               // guarded: logout, expiry or eviction happened
   bool detached = false;            // guarded: evicted while pinned, back at the last release
-  key k{};                          // guarded: the engine key of the current id
-  std::string user;                 // guarded: empty while anonymous
-  const time_point created;
+  mutable small_mutex mu;
   time_point deadline;  // guarded: the engine entry's deadline
   // guarded: the values, filled in order: slots[0, in_place), then `more`,
   // which exists only while it holds some.
@@ -173,6 +177,9 @@ struct session_state : session_record {
   std::uint32_t pins = 0;     // guarded: open handles
   bool indexed = false;       // guarded by the user index shard: in the user's list
   std::uint8_t in_place = 0;  // guarded: how many of `slots` hold a value
+  const time_point created;
+  key k{};           // guarded: the engine key of the current id
+  std::string user;  // guarded: empty while anonymous
 };
 // 344 bytes, plus 16 for std::make_shared's counts and malloc's 8-byte header:
 // 368. Eight bytes more would cost a 16-byte step for every session.
