@@ -159,8 +159,8 @@ struct session_state : session_record {
   // last 40 of the other next to the first one's counts (written by every
   // open and end): so what a request writes is kept away from both ends,
   // the front holds what a request only reads (the tag, the id) and the back
-  // what it reads at most once (`created`, the key, the user), and two users
-  // on two cores do not write one line (docs/benchmarks.md).
+  // what it reads at most once (`created`, the key, the user): two users on
+  // two cores then do not both write that line (docs/benchmarks.md).
   inline_id id;                     // guarded: empty until stored; kept after the end (a dead id)
   std::atomic<bool> stored{false};  // set once, by the only handle of a fresh session
   bool ended = false;               // guarded: logout, expiry or eviction happened
