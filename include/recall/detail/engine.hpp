@@ -697,14 +697,18 @@ class engine {
     const std::size_t total = main.weight + s.small[p].weight;
     if (main.weight * 100 < total * (100 - guarded_small_percent)) return true;
     node* const victim = main.tail;
-    const std::uint8_t freq = victim ? victim->freq.load(std::memory_order_relaxed) : 0;
-    if (freq == 0) return true;
-    if (s.guard.refuse()) {
-      victim->freq.store(freq - 1, std::memory_order_relaxed);
-      main.unlink(victim);
-      main.push_head(victim);
-    }
+    if (!victim || victim->freq.load(std::memory_order_relaxed) == 0) return true;
+    if (s.guard.refuse()) pass_over(main, victim);
     return false;
+  }
+
+  // What the clock hand does to main's tail `t` that it spares: one count
+  // less (if it has any), and to the head.
+  static void pass_over(fifo& main, node* t) noexcept {
+    const auto freq = t->freq.load(std::memory_order_relaxed);
+    if (freq > 0) t->freq.store(freq - 1, std::memory_order_relaxed);
+    main.unlink(t);
+    main.push_head(t);
   }
 
   // `fresh` (already in the deadline index if it has a deadline) takes the
@@ -807,11 +811,8 @@ class engine {
       }
       node* t = main.tail;
       if (!t || (t == keep && main.count == 1)) return false;
-      const auto freq = t->freq.load(std::memory_order_relaxed);
-      if (t == keep || freq > 0) {
-        if (freq > 0) t->freq.store(freq - 1, std::memory_order_relaxed);
-        main.unlink(t);
-        main.push_head(t);
+      if (t == keep || t->freq.load(std::memory_order_relaxed) > 0) {
+        pass_over(main, t);
         continue;
       }
       remove_locked(s, *t, removal_cause::evicted, out);

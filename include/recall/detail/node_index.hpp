@@ -186,8 +186,11 @@ class node_index {
     return t;
   }
 
+  static std::uint64_t byte_at(std::uint64_t w, std::size_t i) noexcept {
+    return (w >> (8 * i)) & 0xff;
+  }
   bool is_deleted(const table& t, std::size_t i) const noexcept {
-    return ((t.ctrl[i / 8].load(std::memory_order_relaxed) >> (8 * (i % 8))) & 0xff) == deleted;
+    return byte_at(t.ctrl[i / 8].load(std::memory_order_relaxed), i % 8) == deleted;
   }
 
   // Writes `n` into free slot `i`: slot first, then the control byte that
@@ -195,7 +198,7 @@ class node_index {
   void put(table& t, std::size_t i, std::uint64_t h, Node* n) noexcept {
     std::atomic<std::uint64_t>& word = t.ctrl[i / 8];
     const std::uint64_t w = word.load(std::memory_order_relaxed);
-    if (((w >> (8 * (i % 8))) & 0xff) == deleted) --tombstones_;
+    if (byte_at(w, i % 8) == deleted) --tombstones_;
     t.slots[i].store(n, std::memory_order_seq_cst);
     word.store(with_byte(w, i % 8, h & 0x7f), std::memory_order_seq_cst);
   }
