@@ -189,49 +189,61 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
   if (!is_well_formed_session_id(id))
     return fresh(rejected_id_reason::malformed, id.size(), who, t);
   const key k = key_of(id);
-  state_ptr st;
-  engine_.visit<true, true>(k, [&](const state_ptr& p, const entry_info&) { st = p; });
-  if (!st) return fresh(rejected_id_reason::unknown, id.size(), who, t);
-
+  // The handle borrows the state: it is pinned inside the engine's read
+  // section, which keeps the entry alive until then, and from then on the
+  // pin does (keep_while_pinned). A request so writes no reference count,
+  // which sits at the edge of the state's allocation where another
+  // session's data may share its cache line (docs/design.md, "Sessions: a
+  // request borrows its state").
+  session_state* found = nullptr;
+  state_ptr owner;  // a sign-in only: it hands the state to the user index
   std::optional<rejected_id_reason> reason;
   bool bind = false;
   std::optional<time_point> extend;
-  {
-    std::lock_guard lock(st->mu);
+  engine_.visit<true, true>(k, [&](const state_ptr& p, const entry_info&) {
+    session_state& st = *p;
+    found = &st;
+    std::lock_guard lock(st.mu);
     // Expiry is checked before `ended`: the engine may have reclaimed the
     // session right after finding it, and that is still an expired id.
-    if (!constant_time_equal(st->id.view(), id)) {
+    if (!constant_time_equal(st.id.view(), id)) {
       reason = rejected_id_reason::unknown;
-    } else if (t >= st->deadline) {
+    } else if (t >= st.deadline) {
       reason = rejected_id_reason::expired;
-    } else if (st->ended) {
+    } else if (st.ended) {
       reason = rejected_id_reason::unknown;
-    } else if (!st->user.empty() && st->user != who.user) {
+    } else if (!st.user.empty() && st.user != who.user) {
       reason = rejected_id_reason::identity_mismatch;
     } else {
       // Signing in is activity too: sign_in() rotates the id, and the new
       // entry takes this deadline.
-      bind = st->user.empty() && !who.anonymous();
-      if (!bind) ++st->pins;
+      bind = st.user.empty() && !who.anonymous();
+      if (bind) {
+        owner = p;
+      } else {
+        ++st.pins;
+      }
       // The engine learns a later deadline only when it moved by more than
       // the granularity: most requests then touch no engine lock but the
       // shared one of their lookup. A session may so expire up to that much
       // before idle_timeout, never after.
       const time_point d =
-          std::min(t + options_.idle_timeout, st->created + options_.absolute_timeout);
-      if (d - st->deadline >= granularity_) {
-        st->deadline = d;
+          std::min(t + options_.idle_timeout, st.created + options_.absolute_timeout);
+      if (d - st.deadline >= granularity_) {
+        st.deadline = d;
         extend = d;
       }
     }
-  }
+  });
+  if (!found) return fresh(rejected_id_reason::unknown, id.size(), who, t);
   if (reason == rejected_id_reason::expired) engine_.erase(k, removal_cause::expired);
   if (reason) return fresh(reason, id.size(), who, t);
-  if (bind) return sign_in(st, who, t);
+  if (bind) return sign_in(owner, who, t);
   if (extend) {
     engine_.update(k, [&](const state_ptr&, entry_info& info) { info.deadline = *extend; });
   }
-  return {std::move(st), false, false, std::nullopt};
+  // Empty but not null: copying or destroying it touches no count.
+  return {record_ptr(record_ptr(), found), false, false, std::nullopt};
 }
 
 opened_session local_session_storage::fresh(std::optional<rejected_id_reason> reason,
@@ -331,6 +343,9 @@ void local_session_storage::store(const state_ptr& st) {
 
 void local_session_storage::release(const record_ptr& r) noexcept {
   auto& state = static_cast<session_state&>(*r);
+  // The keep-alive reference, once the last handle is gone: declared first,
+  // so that the state outlives everything below.
+  state_ptr kept;
   bool back = false, ended;
   key k;
   std::size_t weight = 0;
@@ -340,6 +355,7 @@ void local_session_storage::release(const record_ptr& r) noexcept {
     std::lock_guard lock(state.mu);
     --state.pins;
     ended = state.ended;
+    if (state.pins == 0) kept = take_kept(state);
     if (state.pins == 0 && state.detached && !ended) {
       state.detached = false;
       back = true;
@@ -350,7 +366,7 @@ void local_session_storage::release(const record_ptr& r) noexcept {
     }
   }
   if (back) {
-    auto st = std::static_pointer_cast<session_state>(r);
+    const state_ptr st = state.shared_from_this();
     detached_.fetch_sub(1, std::memory_order_relaxed);
     if (engine_.now() >= deadline) {
       end_state(st, expiry_of(*st, deadline));
@@ -371,8 +387,12 @@ void local_session_storage::on_removal(const key& k, state_ptr&& st, removal_cau
   end_cause why = end_cause::ended;
   {
     std::lock_guard lock(st->mu);
-    // Already ended, or the entry of an id that rotation retired.
-    if (st->ended || !(st->k == k)) return;
+    // The entry of an id that rotation retired: the state lives on under
+    // its new key.
+    if (!(st->k == k)) return;
+    // It leaves the engine, which owned it: an open handle still needs it.
+    keep_while_pinned(*st);
+    if (st->ended) return;
     const bool early = cause == removal_cause::expired && engine_.now() < st->deadline;
     if ((cause == removal_cause::evicted || early) && st->pins > 0) {
       // A request holds it: it is not evicted under that request, and comes
@@ -403,6 +423,8 @@ void local_session_storage::end_state(const state_ptr& st, end_cause cause) {
     std::lock_guard lock(st->mu);
     if (st->ended) return;
     st->ended = true;
+    // Not in the engine if it was taken out for a release's reinsertion.
+    keep_while_pinned(*st);
     clear_slots(*st);
     st->used = 0;
     st->heap = 0;
@@ -443,7 +465,7 @@ void local_session_storage::finish_end(session_state& st, std::string_view user,
 }
 
 void local_session_storage::end(const record_ptr& r) {
-  end_state(std::static_pointer_cast<session_state>(r), end_cause::ended);
+  end_state(static_cast<session_state&>(*r).shared_from_this(), end_cause::ended);
 }
 
 std::size_t local_session_storage::end_all(std::string_view user) {
@@ -464,7 +486,7 @@ std::size_t local_session_storage::end_all(std::string_view user) {
 std::size_t local_session_storage::cleanup() { return engine_.cleanup(); }
 
 void local_session_storage::rotate(const record_ptr& r) {
-  auto st = std::static_pointer_cast<session_state>(r);
+  const state_ptr st = static_cast<session_state&>(*r).shared_from_this();
   if (!st->stored.load(std::memory_order_acquire)) {
     store(st);
     rotated_.fetch_add(1, std::memory_order_relaxed);
@@ -553,6 +575,23 @@ std::unique_lock<small_mutex> local_session_storage::lock_for_write(session_stat
   return lock;
 }
 
+// --- lifetime ---------------------------------------------------------------
+
+void local_session_storage::keep_while_pinned(session_state& st) {
+  if (st.pins == 0 || st.kept) return;
+  std::lock_guard lock(kept_mu_);
+  kept_.emplace(&st, st.shared_from_this());
+  st.kept = true;
+}
+
+local_session_storage::state_ptr local_session_storage::take_kept(session_state& st) {
+  if (!st.kept) return nullptr;
+  st.kept = false;
+  std::lock_guard lock(kept_mu_);
+  auto node = kept_.extract(&st);
+  return std::move(node.mapped());
+}
+
 // --- reading the session ----------------------------------------------------
 
 std::string local_session_storage::id(const record_ptr& r) {
@@ -610,8 +649,7 @@ bool local_session_storage::contains(const record_ptr& r, std::string_view key) 
 
 void local_session_storage::write(const record_ptr& r, std::string_view key, value_write value) {
   session_state* st = &static_cast<session_state&>(*r);
-  if (!st->stored.load(std::memory_order_acquire))
-    store(std::static_pointer_cast<session_state>(r));
+  if (!st->stored.load(std::memory_order_acquire)) store(st->shared_from_this());
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st);
@@ -666,8 +704,7 @@ void local_session_storage::clear(const record_ptr& r) {
 void local_session_storage::list_push(const record_ptr& r, std::string_view key, std::size_t n,
                                       std::string item) {
   session_state* st = &static_cast<session_state&>(*r);
-  if (!st->stored.load(std::memory_order_acquire))
-    store(std::static_pointer_cast<session_state>(r));
+  if (!st->stored.load(std::memory_order_acquire)) store(st->shared_from_this());
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st);
@@ -738,8 +775,7 @@ std::size_t local_session_storage::list_read(const record_ptr& r, std::string_vi
 void local_session_storage::map_put(const record_ptr& r, std::string_view key, std::size_t n,
                                     std::string kb, std::string vb) {
   session_state* st = &static_cast<session_state&>(*r);
-  if (!st->stored.load(std::memory_order_acquire))
-    store(std::static_pointer_cast<session_state>(r));
+  if (!st->stored.load(std::memory_order_acquire)) store(st->shared_from_this());
   std::optional<weight_change> change;
   {
     auto lock = lock_for_write(*st);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -742,6 +743,116 @@ TEST_CASE("concurrent requests on the same and on different sessions lose no upd
   CHECK(s.map<int, int>("seen", 100).size() == threads);
   const int last = *s.get<int>("last");
   CHECK((last >= 0 && last < threads));
+}
+
+// A handle of a resumed session borrows its state (no reference count), so
+// these would read freed memory under ASan if the state died with its engine
+// entry: every other handle is gone, and the stored sessions that follow let
+// the engine reclaim the entry it removed.
+TEST_CASE("a handle outlives its session's removal: logout, eviction, expiry") {
+  fixture f;
+  auto o = f.options();
+  o.max_sessions = 2;
+  recall::session_store store(o);
+  const std::string id = [&] {
+    auto s = store.open("");
+    s.set("a", 1);
+    return s.id();
+  }();
+  auto in_flight = store.open(id);
+  REQUIRE_FALSE(in_flight.is_new());
+
+  SECTION("logout by another request") {
+    store.open(id).end();
+    for (int i = 0; i < 50; ++i) stored_id(store);
+    CHECK(in_flight.ended());
+    CHECK_FALSE(in_flight.get<int>("a"));
+    CHECK_THROWS_AS(in_flight.set("b", 2), recall::session_error);
+    CHECK(store.stats().ended == 1);
+  }
+  SECTION("eviction: it stays open, and is stored again at its release") {
+    // Sessions that are read again outrank it (it was read once).
+    for (int i = 0; i < 50; ++i) {
+      const std::string other = stored_id(store);
+      for (int j = 0; j < 3; ++j) store.open(other);
+    }
+    CHECK_FALSE(in_flight.ended());
+    CHECK(in_flight.get<int>("a") == 1);
+    in_flight.set("b", 2);
+    CHECK(store.stats().pinned_over_bound == 1);
+    const std::string now_id = in_flight.id();
+    in_flight = store.open("");
+    CHECK(store.stats().pinned_over_bound == 0);
+    CHECK(store.open(now_id).get<int>("b") == 2);
+  }
+  SECTION("expiry") {
+    f.clock->advance(31min);
+    CHECK(store.cleanup() == 1);
+    for (int i = 0; i < 50; ++i) stored_id(store);
+    CHECK(in_flight.ended());
+    CHECK_FALSE(in_flight.contains("a"));
+    CHECK(store.stats().expired_idle == 1);
+  }
+}
+
+// The same under real threads (run under TSan and ASan): requests on a few
+// shared sessions while others log them out, rotate them and evict them.
+TEST_CASE("borrowing handles stay valid while other threads end, rotate and evict") {
+  recall::session_store store({.name = "borrowing", .max_sessions = 8});
+  constexpr int shared = 4;
+  std::vector<std::string> ids(shared);
+  std::mutex ids_mu;
+  for (auto& id : ids) id = stored_id(store);
+  const int rounds = sanitized ? 300 : 3000;
+  std::atomic<bool> other_error{false};
+  std::atomic<int> served{0};
+  auto id_at = [&](int i) {
+    std::lock_guard lock(ids_mu);
+    return ids[static_cast<std::size_t>(i) % shared];
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < 4; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        try {
+          auto s = store.open(id_at(i + t));
+          if (s.is_new()) {
+            s.set("n", 0);  // replaces an ended one
+            std::lock_guard lock(ids_mu);
+            ids[static_cast<std::size_t>(i + t) % shared] = s.id();
+            continue;
+          }
+          s.set("n", s.get_or<int>("n", 0) + 1);
+          switch ((i + t) % 16) {
+            case 0:
+              s.end();
+              break;
+            case 1: {
+              s.rotate();
+              std::lock_guard lock(ids_mu);
+              ids[static_cast<std::size_t>(i + t) % shared] = s.id();
+              break;
+            }
+            case 2:
+              for (int j = 0; j < 4; ++j) stored_id(store);  // evicts
+              break;
+            default:
+              break;
+          }
+          (void)s.get<int>("n");
+          ++served;
+        } catch (const recall::session_error& e) {
+          if (e.code() != session_errc::ended) other_error = true;
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  CHECK_FALSE(other_error);
+  CHECK(served > 0);
+  const auto st = store.stats();
+  CHECK(st.pinned_over_bound == 0);
+  CHECK(st.live <= 8);
 }
 
 TEST_CASE("a logout racing with writes leaves nothing behind") {

@@ -6,6 +6,8 @@
 // Thread safety: as session_storage.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -94,12 +96,21 @@ class RECALL_EXPORT local_session_storage final : public session_storage, privat
   void check_quota(session_state& st, std::string_view key, std::size_t old_bytes,
                    std::size_t new_bytes);
   std::unique_lock<small_mutex> lock_for_write(session_state& st);
+  // Under st.mu: keeps `st` alive while it is pinned outside the engine (a
+  // borrowing handle holds no reference). Idempotent.
+  void keep_while_pinned(session_state& st);
+  // Under st.mu, at its last release: the reference keep_while_pinned took.
+  state_ptr take_kept(session_state& st);
 
   const session_options& options_;
   const std::uint64_t seed_;
   const duration granularity_;  // how far an open may move a deadline before the engine learns it
   std::atomic<std::uint64_t> detached_{0};
   session_user_index users_;
+  // States out of the engine with a handle still open (evicted, expired or
+  // ended under a request): rare, so one lock. Destroyed after engine_.
+  small_mutex kept_mu_;
+  absl::flat_hash_map<const session_state*, state_ptr> kept_;
   engine<state_ptr> engine_;
 };
 

@@ -1,11 +1,14 @@
 // The state of one session in the in-process storage
-// (local_session_storage), shared by its engine entry and by every handle
-// open on it.
+// (local_session_storage). Its engine entry owns it; a handle of a resumed
+// session borrows it and holds a pin instead of a reference, so that a
+// request writes no reference count (see local_session_storage::open). A
+// state that leaves the engine while pinned is kept alive by the storage
+// until its last pin is released.
 //
 // Thread safety: every field marked "guarded" is read and written only under
 // `mu`. No engine call is made while `mu` is held (the engine's removal
-// callback locks it), so the only nestings are engine shard lock -> mu and
-// user index lock -> mu.
+// callback locks it), so the only nestings are engine shard lock -> mu,
+// user index lock -> mu and mu -> the storage's keep-alive lock.
 #pragma once
 
 #include <algorithm>
@@ -148,19 +151,18 @@ struct inline_id {
   }
 };
 
-struct session_state : session_record {
+struct session_state : session_record, std::enable_shared_from_this<session_state> {
   session_state(std::uint64_t tag_, std::string user_, time_point now, time_point deadline_)
       : session_record(tag_), deadline(deadline_), created(now), user(std::move(user_)) {}
 
   // Ordered so that no padding is left: the object, with its inline slots
-  // and std::make_shared's counts, fills one 368-byte malloc chunk. Two
-  // sessions opened one after the other are neighbours in the heap, and the
-  // one cache line at their border holds the first 40 bytes of one and the
-  // last 40 of the other next to the first one's counts (written by every
-  // open and end): so what a request writes is kept away from both ends,
-  // the front holds what a request only reads (the tag, the id) and the back
-  // what it reads at most once (`created`, the key, the user): two users on
-  // two cores then do not both write that line (docs/benchmarks.md).
+  // and std::make_shared's counts, fills one 384-byte malloc chunk. Two
+  // sessions opened one after the other are neighbours in the heap, so what
+  // a request writes is kept away from both ends of the object: the front
+  // holds what a request only reads (the counts, which a borrowing handle
+  // does not write, the tag, the id) and the back what it reads at most once
+  // (`created`, the key, the user). Two users on two cores then do not both
+  // write one cache line (docs/benchmarks.md).
   inline_id id;                     // guarded: empty until stored; kept after the end (a dead id)
   std::atomic<bool> stored{false};  // set once, by the only handle of a fresh session
   bool ended = false;               // guarded: logout, expiry or eviction happened
@@ -177,12 +179,13 @@ struct session_state : session_record {
   std::uint32_t pins = 0;     // guarded: open handles
   bool indexed = false;       // guarded by the user index shard: in the user's list
   std::uint8_t in_place = 0;  // guarded: how many of `slots` hold a value
+  bool kept = false;          // guarded: held by the storage's keep-alive table
   const time_point created;
   key k{};           // guarded: the engine key of the current id
   std::string user;  // guarded: empty while anonymous
 };
-// 344 bytes, plus 16 for std::make_shared's counts and malloc's 8-byte header:
-// 368. Eight bytes more would cost a 16-byte step for every session.
-static_assert(sizeof(session_state) <= 344, "recall: session_state outgrew its malloc chunk");
+// 360 bytes, plus 16 for std::make_shared's counts and malloc's 8-byte header:
+// 384. One byte more would cost a 16-byte step for every session.
+static_assert(sizeof(session_state) <= 360, "recall: session_state outgrew its malloc chunk");
 
 }  // namespace recall::detail
