@@ -196,14 +196,14 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
   // session's data may share its cache line (docs/design.md, "Sessions: a
   // request borrows its state").
   session_state* found = nullptr;
-  state_ptr owner;  // a sign-in only: it hands the state to the user index
+  state_ptr owner;  // for a sign-in, or when the lock was not free in the read section
+  bool admitted = false;
   std::optional<rejected_id_reason> reason;
   bool bind = false;
   std::optional<time_point> extend;
-  engine_.visit<true, true>(k, [&](const state_ptr& p, const entry_info&) {
-    session_state& st = *p;
-    found = &st;
-    std::lock_guard lock(st.mu);
+  // Under st.mu: whether `id` opens `st`; if so, pinned, unless it signs in.
+  const auto admit = [&](session_state& st) {
+    admitted = true;
     // Expiry is checked before `ended`: the engine may have reclaimed the
     // session right after finding it, and that is still an expired id.
     if (!constant_time_equal(st.id.view(), id)) {
@@ -218,11 +218,7 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
       // Signing in is activity too: sign_in() rotates the id, and the new
       // entry takes this deadline.
       bind = st.user.empty() && !who.anonymous();
-      if (bind) {
-        owner = p;
-      } else {
-        ++st.pins;
-      }
+      if (!bind) ++st.pins;
       // The engine learns a later deadline only when it moved by more than
       // the granularity: most requests then touch no engine lock but the
       // shared one of their lookup. A session may so expire up to that much
@@ -234,16 +230,39 @@ opened_session local_session_storage::open(std::string_view id, const identity& 
         extend = d;
       }
     }
+  };
+  engine_.visit<true, true>(k, [&](const state_ptr& p, const entry_info&) {
+    found = p.get();
+    // Not waited for here: a lock held through a slow decode would hold up
+    // the reclamation of every engine (the read section is global). A
+    // session busy with another request is referenced instead, and admitted
+    // after the read section.
+    if (p->mu.try_lock()) {
+      std::lock_guard lock(p->mu, std::adopt_lock);
+      admit(*p);
+    }
+    if (!admitted || bind) owner = p;
   });
   if (!found) return fresh(rejected_id_reason::unknown, id.size(), who, t);
+  if (!admitted) {
+    std::lock_guard lock(owner->mu);
+    admit(*owner);
+  }
   if (reason == rejected_id_reason::expired) engine_.erase(k, removal_cause::expired);
   if (reason) return fresh(reason, id.size(), who, t);
   if (bind) return sign_in(owner, who, t);
+  // Without a reference, empty but not null: copying or destroying it
+  // touches no count.
+  record_ptr handle = owner ? record_ptr(std::move(owner)) : record_ptr(record_ptr(), found);
   if (extend) {
-    engine_.update(k, [&](const state_ptr&, entry_info& info) { info.deadline = *extend; });
+    try {
+      engine_.update(k, [&](const state_ptr&, entry_info& info) { info.deadline = *extend; });
+    } catch (...) {
+      release(handle);
+      throw;
+    }
   }
-  // Empty but not null: copying or destroying it touches no count.
-  return {record_ptr(record_ptr(), found), false, false, std::nullopt};
+  return {std::move(handle), false, false, std::nullopt};
 }
 
 opened_session local_session_storage::fresh(std::optional<rejected_id_reason> reason,
@@ -343,6 +362,9 @@ void local_session_storage::store(const state_ptr& st) {
 
 void local_session_storage::release(const record_ptr& r) noexcept {
   auto& state = static_cast<session_state&>(*r);
+  // Read while pinned: once the pin is gone, another handle's release may
+  // free the state (this one holds no reference if it borrowed it).
+  const std::uint64_t tag = state.tag;
   // The keep-alive reference, once the last handle is gone: declared first,
   // so that the state outlives everything below.
   state_ptr kept;
@@ -355,7 +377,7 @@ void local_session_storage::release(const record_ptr& r) noexcept {
     std::lock_guard lock(state.mu);
     --state.pins;
     ended = state.ended;
-    if (state.pins == 0) kept = take_kept(state);
+    if (state.pins == 0 && state.kept) kept = take_kept(state);
     if (state.pins == 0 && state.detached && !ended) {
       state.detached = false;
       back = true;
@@ -380,7 +402,7 @@ void local_session_storage::release(const record_ptr& r) noexcept {
   }
   // Session-scoped cache entries made by this request after the end was
   // announced (the thread was still marked) are dropped now.
-  if (ended) announce_session_end(state.tag);
+  if (ended) announce_session_end(tag);
 }
 
 void local_session_storage::on_removal(const key& k, state_ptr&& st, removal_cause cause) {
@@ -577,15 +599,14 @@ std::unique_lock<small_mutex> local_session_storage::lock_for_write(session_stat
 
 // --- lifetime ---------------------------------------------------------------
 
-void local_session_storage::keep_while_pinned(session_state& st) {
+void local_session_storage::keep_while_pinned(session_state& st) noexcept {
   if (st.pins == 0 || st.kept) return;
   std::lock_guard lock(kept_mu_);
   kept_.emplace(&st, st.shared_from_this());
   st.kept = true;
 }
 
-local_session_storage::state_ptr local_session_storage::take_kept(session_state& st) {
-  if (!st.kept) return nullptr;
+local_session_storage::state_ptr local_session_storage::take_kept(session_state& st) noexcept {
   st.kept = false;
   std::lock_guard lock(kept_mu_);
   auto node = kept_.extract(&st);

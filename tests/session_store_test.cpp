@@ -855,6 +855,41 @@ TEST_CASE("borrowing handles stay valid while other threads end, rotate and evic
   CHECK(st.live <= 8);
 }
 
+// Two requests of one session, logged out under them, end at the same time:
+// the last release frees the state, which only the keep-alive held by then,
+// while the other release may still be running (under ASan and TSan).
+TEST_CASE("two requests of a logged-out session end at the same time") {
+  recall::session_store store({.name = "two_releases"});
+  const int rounds = sanitized ? 100 : 500;
+  std::atomic<int> resumed{0};
+  for (int round = 0; round < rounds; ++round) {
+    const std::string id = [&] {
+      auto s = store.open("");
+      s.set("a", 1);
+      return s.id();
+    }();
+    std::atomic<int> opened{0};
+    std::atomic<bool> go{false};
+    const auto request = [&] {
+      auto s = store.open(id);
+      if (!s.is_new()) ++resumed;
+      ++opened;
+      while (!go) std::this_thread::yield();
+    };
+    std::thread a(request), b(request);
+    while (opened < 2) std::this_thread::yield();
+    store.open(id).end();
+    store.cleanup();  // reclaims the removed entry: the keep-alive holds the state alone
+    store.cleanup();
+    go = true;
+    a.join();
+    b.join();
+  }
+  CHECK(resumed == 2 * rounds);
+  CHECK(store.stats().ended == static_cast<std::uint64_t>(rounds));
+  CHECK(store.stats().live == 0);
+}
+
 TEST_CASE("a logout racing with writes leaves nothing behind") {
   recall::session_store store({.name = "race"});
   for (int round = 0; round < 50; ++round) {

@@ -97,10 +97,13 @@ class RECALL_EXPORT local_session_storage final : public session_storage, privat
                    std::size_t new_bytes);
   std::unique_lock<small_mutex> lock_for_write(session_state& st);
   // Under st.mu: keeps `st` alive while it is pinned outside the engine (a
-  // borrowing handle holds no reference). Idempotent.
-  void keep_while_pinned(session_state& st);
-  // Under st.mu, at its last release: the reference keep_while_pinned took.
-  state_ptr take_kept(session_state& st);
+  // borrowing handle holds no reference). Idempotent. Running out of memory
+  // here terminates: a pinned state that nothing keeps would be read after
+  // it is freed.
+  void keep_while_pinned(session_state& st) noexcept;
+  // Under st.mu, at its last release, if st.kept: the reference
+  // keep_while_pinned took.
+  state_ptr take_kept(session_state& st) noexcept;
 
   const session_options& options_;
   const std::uint64_t seed_;

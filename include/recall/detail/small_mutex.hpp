@@ -28,6 +28,9 @@ class small_mutex {
                                           std::memory_order_relaxed);
   }
   void unlock() noexcept {
+    // Once the exchange is done, another thread may lock, unlock and free the
+    // object (a session's last release does): notify_one then only hands the
+    // address to the kernel's futex wake, which reads nothing there.
     if (state_.exchange(unlocked, std::memory_order_release) == contended) state_.notify_one();
   }
 
