@@ -287,6 +287,12 @@ opened_session local_session_storage::sign_in(const state_ptr& st, const identit
     } catch (const session_error&) {
       // The session ended between the lookup and the rotation: a fresh one.
       release(st);
+    } catch (...) {
+      // Out of memory: signed in but still under its anonymous id, the
+      // session must not go on (the id would carry the privilege over).
+      end_state(st, end_cause::ended);
+      release(st);  // the pin index() took for this handle
+      throw;
     }
   }
   return fresh(rejected_id_reason::unknown, session_id_length, who, now);
@@ -304,7 +310,15 @@ bool local_session_storage::index(const state_ptr& st, std::string_view user) {
         return true;
       },
       over_limit);
-  for (const state_ptr& old : over_limit) end_state(old, end_cause::user_limit);
+  try {
+    for (const state_ptr& old : over_limit) end_state(old, end_cause::user_limit);
+  } catch (...) {
+    // Out of memory: the caller never learns of the binding, so it is
+    // undone the only sure way, by ending the session, and its pin released.
+    end_state(st, end_cause::ended);
+    release(st);
+    throw;
+  }
   return bound;
 }
 
@@ -543,7 +557,16 @@ void local_session_storage::rotate(const record_ptr& r) {
     end_state(st, expiry_of(*st, deadline));
     throw_ended("cannot rotate the id of");
   }
-  insert(st, fresh, weight, deadline, identified);
+  try {
+    insert(st, fresh, weight, deadline, identified);
+  } catch (...) {
+    // Out of memory: the old entry no longer matches st->k, so its removal
+    // would neither end the session nor keep it for a borrowing handle. The
+    // session is lost, not left half-rotated.
+    end_state(st, end_cause::evicted);
+    engine_.erase(old);
+    throw;
+  }
   // The old entry no longer matches st->k, so its removal does not end the session.
   engine_.erase(old);
   rotated_.fetch_add(1, std::memory_order_relaxed);

@@ -34,8 +34,22 @@ class session_user_index {
            std::vector<state_ptr>& over_limit) {
     shard& s = shard_of(user);
     std::lock_guard lock(s.mu);
-    if (!bind(*st)) return false;
-    auto& list = s.users[std::string(user)];
+    // Every allocation comes before the binding, which pins `st`: a binding
+    // that could not be recorded would leave its pin behind.
+    const auto it = s.users.try_emplace(std::string(user)).first;
+    auto& list = it->second;
+    const std::size_t excess = list.size() + 1 > limit ? list.size() + 1 - limit : 0;
+    try {
+      list.reserve(list.size() + 1);
+      over_limit.reserve(over_limit.size() + excess);
+    } catch (...) {
+      if (list.empty()) s.users.erase(it);
+      throw;
+    }
+    if (!bind(*st)) {
+      if (list.empty()) s.users.erase(it);
+      return false;
+    }
     list.push_back(st);
     st->indexed = true;
     if (list.size() > limit) {
