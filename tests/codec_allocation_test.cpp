@@ -20,39 +20,18 @@
 #include "catch.hpp"
 #include "forged_envelope.hpp"
 #include "recall/codec.hpp"
+#include "support/replaced_new.hpp"
 
 namespace {
 thread_local bool counting = false;
 thread_local std::size_t counted = 0;
 }  // namespace
 
-// Every replaceable form that the library and Catch2 use, so that every
-// allocation and release goes through malloc and free (ASan checks pairs).
-namespace {
-void* counted_malloc(std::size_t size) noexcept {
+// Counts what the armed thread allocates (support/replaced_new.hpp).
+void* recall_test::test_malloc(std::size_t size) noexcept {
   if (counting) counted += size;
   return std::malloc(size == 0 ? 1 : size);
 }
-void* counted_new(std::size_t size) {
-  if (void* p = counted_malloc(size)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t size) { return counted_new(size); }
-void* operator new[](std::size_t size) { return counted_new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  return counted_malloc(size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return counted_malloc(size);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 

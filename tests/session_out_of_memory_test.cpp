@@ -15,12 +15,15 @@
 
 #include "catch.hpp"
 #include "recall/session.hpp"
+#include "support/replaced_new.hpp"
 
 namespace {
 thread_local long fail_in = -1;  // allocations before the one that fails; -1: none fails
 thread_local bool failed = false;
+}  // namespace
 
-void* checked_malloc(std::size_t size) noexcept {
+// Fails the armed thread's allocation (support/replaced_new.hpp).
+void* recall_test::test_malloc(std::size_t size) noexcept {
   if (fail_in == 0) {
     fail_in = -1;
     failed = true;
@@ -29,26 +32,6 @@ void* checked_malloc(std::size_t size) noexcept {
   if (fail_in > 0) --fail_in;
   return std::malloc(size == 0 ? 1 : size);
 }
-void* checked_new(std::size_t size) {
-  if (void* p = checked_malloc(size)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t size) { return checked_new(size); }
-void* operator new[](std::size_t size) { return checked_new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  return checked_malloc(size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  return checked_malloc(size);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 

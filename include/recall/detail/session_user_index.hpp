@@ -52,14 +52,12 @@ class session_user_index {
     }
     list.push_back(st);
     st->indexed = true;
-    if (list.size() > limit) {
-      const auto excess = static_cast<std::ptrdiff_t>(list.size() - limit);
-      for (auto it = list.begin(); it != list.begin() + excess; ++it) {
-        (*it)->indexed = false;
-        over_limit.push_back(std::move(*it));
-      }
-      list.erase(list.begin(), list.begin() + excess);
+    const auto oldest_kept = list.begin() + static_cast<std::ptrdiff_t>(excess);
+    for (auto old = list.begin(); old != oldest_kept; ++old) {
+      (*old)->indexed = false;
+      over_limit.push_back(std::move(*old));
     }
+    list.erase(list.begin(), oldest_kept);
     return true;
   }
 
